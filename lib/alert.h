@@ -1,0 +1,46 @@
+/* An alert: what a rule (or the daemon itself) raised, with the records it
+ * carries. Its id is stable and receivers de-duplicate on it. */
+#ifndef GW_ALERT_H
+#define GW_ALERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+enum alert_kind {
+	ALERT_EVENT,		/* records met a gt/ge rule */
+	ALERT_DIGEST,		/* records suppressed during suppress: */
+	ALERT_ABSENCE,		/* lt/le/eq rule held */
+	ALERT_SYSTEM,		/* the daemon about itself */
+	ALERT_TEST		/* --test-notify */
+};
+
+struct alert {
+	char		 *id;		/* "gw-" + GUID */
+	enum alert_kind	  kind;
+	char		 *rule;
+	char		 *description;
+	int		  severity;	/* 0..4 */
+	char		 *tenant;	/* tenant name */
+	char		 *tenant_id;
+	char		 *account_oid;
+	char		 *account_upn;
+	int64_t		  created_us;
+	long		  count;	/* records counted (absence: found) */
+	char		 *subject;	/* rendered when the alert was made */
+	struct record	**records;	/* owned */
+	size_t		  nrecords;
+};
+
+struct alert	*alert_new(enum alert_kind);	/* fresh id, created now */
+void		 alert_add_record(struct alert *, struct record *); /* owns */
+void		 alert_free(struct alert *);
+const char	*alert_kind_name(enum alert_kind);
+int		 alert_kind_from_name(const char *, enum alert_kind *);
+/* The plain-text body: the rule, severity, tenant, then each record
+ * (time, UPN, object ID, IP, location, app, result, correlation ID).
+ * Caller frees. */
+char		*alert_text_body(const struct alert *);
+
+#endif

@@ -1,0 +1,20 @@
+/* Times are int64 microseconds since the Unix epoch, UTC. */
+#ifndef GW_TIMEUTIL_H
+#define GW_TIMEUTIL_H
+
+#include <stdint.h>
+
+#define TIME_ISO_LEN	96
+#define USEC_PER_SEC	INT64_C(1000000)
+
+int64_t	time_now_us(void);	/* wall clock */
+int64_t	time_mono_us(void);	/* monotonic: for timeouts and backoff */
+/* Accepts 2026-11-22T03:49:15Z, fractions of up to 9 digits, and a Z or
+ * +hh:mm / -hh:mm offset. Returns 0, or -1 when the text is not one. */
+int	time_parse_iso8601(const char *, int64_t *us);
+/* Writes 2026-11-22T03:49:15.123456Z. */
+void	time_format_iso8601(int64_t us, char out[TIME_ISO_LEN]);
+/* Writes 2026-11-22T03:49:15Z (whole seconds, for mail and messages). */
+void	time_format_iso8601_sec(int64_t us, char out[TIME_ISO_LEN]);
+
+#endif
