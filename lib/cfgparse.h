@@ -45,8 +45,11 @@ struct opt_spec {
 	const struct opt_spec	 *sub;		/* OPT_MAP, OPT_LIST */
 	size_t			  elem_size;	/* OPT_LIST */
 	size_t			  count_offset;	/* OPT_LIST, OPT_INTLIST */
-	/* OPT_CUSTOM: parse node into field; 0, or -1 after cfg_error. */
+	/* OPT_CUSTOM: parse node into field; 0, or -1 after cfg_error.
+	 * Also called with node NULL to apply the default (when the key is
+	 * absent). custom_free releases what it filled. */
 	int	(*custom)(struct cfg *, yaml_node_t *, void *field);
+	void	(*custom_free)(void *field);
 	/* After a mapping (OPT_MAP value, OPT_LIST element, or a table
 	 * handed to cfg_parse_map) was filled: cross-key checks. */
 	void	(*check)(struct cfg *, yaml_node_t *map, void *obj);
@@ -71,6 +74,18 @@ int	cfg_parse_map(struct cfg *, yaml_node_t *map, const struct opt_spec *,
 const char	*cfg_scalar(struct cfg *, yaml_node_t *, const char *what);
 void	*cfg_user(struct cfg *);	/* the loader's context pointer */
 const char *cfg_path(struct cfg *);
+int	cfg_error_count(const struct cfg *);
+
+/* Loading a file: syntax errors are reported at libyaml's problem mark.
+ * Returns the root node (a mapping), or NULL after reporting why. */
+struct config_errors;
+struct cfg	*cfg_open(const char *path, struct config_errors *errs,
+		    void *user);
+yaml_node_t	*cfg_root(struct cfg *);
+void		 cfg_close(struct cfg *);
+/* "${CREDENTIALS_DIRECTORY}/x" expanded; NULL (and an error at node) when
+ * the variable is unset. Caller frees. */
+char		*cfg_expand_path(struct cfg *, yaml_node_t *, const char *);
 
 /* Free what a table filled in obj (not obj itself). */
 void	cfg_free_fields(const struct opt_spec *, void *obj);
