@@ -1,8 +1,148 @@
+/* glasswatchd: options and modes (DESIGN.md "Command line contract"). */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <yaml.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "duration.h"
+#include "log.h"
+
+#define DEFAULT_CONFIG	"/etc/glasswatch/glasswatch.yaml"
+
+enum { OPT_CHECK = 256, OPT_ONCE, OPT_VERSION };
+
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "check", no_argument, NULL, OPT_CHECK },
+	{ "once", no_argument, NULL, OPT_ONCE },
+	{ "debug", no_argument, NULL, 'd' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: glasswatchd [-d] [-c FILE]            run the daemon\n"
+	    "       glasswatchd [-c FILE] --check         validate the "
+	    "configuration and secrets\n"
+	    "       glasswatchd [-d] [-c FILE] --once     poll once, alert, "
+	    "deliver, exit\n"
+	    "       glasswatchd --version | --help\n"
+	    "\n"
+	    "  -c, --config FILE  configuration file (default %s)\n"
+	    "  -d, --debug        log at debug level\n"
+	    "\n"
+	    "exit codes: 0 ok; 1 --check found errors; 2 --once left a "
+	    "source or delivery failing;\n"
+	    "            64 bad usage; 73 state_dir unusable; 75 state_dir "
+	    "locked; 78 invalid configuration\n", DEFAULT_CONFIG);
+}
+
+static void
+version(void)
+{
+	curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+
+	printf("glasswatchd %s\n", GLASSWATCH_VERSION);
+	printf("libcurl %s (%s), libevent %s, jansson %s, libyaml %s, "
+	    "SQLite %s\n", cv->version, cv->ssl_version ? cv->ssl_version :
+	    "no TLS", event_get_version(), JANSSON_VERSION,
+	    yaml_get_version_string(), sqlite3_libversion());
+}
+
+/* --check: the same loader the daemon uses; a summary on stdout. */
+static int
+check_config(const char *path)
+{
+	struct config_errors errs = { NULL, 0 };
+	struct config *c;
+	char d1[32], d2[32];
+
+	log_init(LOG_WARNING, LOG_FORMAT_TEXT);
+	if ((c = config_load(path, &errs)) == NULL) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.v[i]);
+		fprintf(stderr, "%s: %zu error%s\n", path, errs.n,
+		    errs.n == 1 ? "" : "s");
+		config_errors_clear(&errs);
+		return EXIT_CHECK_FAILED;
+	}
+	printf("%s: configuration OK\n", path);
+	printf("state_dir: %s\n", c->state_dir);
+	for (size_t i = 0; i < c->ntenants; i++) {
+		const struct tenant_config *t = &c->tenants[i];
+
+		printf("tenant %s (%s): %zu break-glass account%s%s\n",
+		    t->name, t->tenant_id, t->nbreak_glass,
+		    t->nbreak_glass == 1 ? "" : "s",
+		    t->log_analytics.enabled ? ", Log Analytics" : "");
+	}
+	for (size_t i = 0; i < c->nrules; i++) {
+		const struct rule_config *r = &c->rules[i];
+		static const char *const ops[] = { ">", ">=", "<", "<=",
+			"==" };
+
+		duration_format(r->period, d1, sizeof d1);
+		duration_format(r->frequency, d2, sizeof d2);
+		printf("rule %s: %s %s, count %s %ld over %s every %s, Sev%d"
+		    "%s\n", r->name, source_kind_name(r->source),
+		    signal_name(r->signal), ops[r->op], r->threshold, d1, d2,
+		    r->severity, r->enabled ? "" : " (disabled)");
+	}
+	for (size_t i = 0; i < c->nnotifiers; i++)
+		printf("notifier %s: %s\n", c->notifiers[i].name,
+		    c->notifiers[i].type);
+	config_free(c);
+	return EXIT_OK;
+}
 
 int
-main(void)
+main(int argc, char *argv[])
 {
-	printf("glasswatchd %s\n", GLASSWATCH_VERSION);
-	return 0;
+	struct daemon_opts opts = { DEFAULT_CONFIG, 0, 0 };
+	int ch, check = 0;
+
+	while ((ch = getopt_long(argc, argv, "c:dh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			opts.config_path = optarg;
+			break;
+		case 'd':
+			opts.debug = 1;
+			break;
+		case OPT_CHECK:
+			check = 1;
+			break;
+		case OPT_ONCE:
+			opts.once = 1;
+			break;
+		case OPT_VERSION:
+			version();
+			return EXIT_OK;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc || (check && opts.once)) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (check)
+		return check_config(opts.config_path);
+	return daemon_run(&opts);
 }

@@ -1,0 +1,411 @@
+/*
+ * The daemon: one libevent loop that owns the HTTP engine, the store, the
+ * outbox, the rules and the pollers. Signals are libevent events. Reload
+ * parses and validates a complete new configuration and swaps it in only
+ * when it is valid (STYLE.md habit 7).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+#include "notifier.h"
+#include "outbox.h"
+#include "poller.h"
+#include "rules.h"
+#include "store.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+#define SHUTDOWN_GRACE_SEC	5	/* finish in-flight deliveries */
+#define ONCE_RETRY_SEC		30	/* --once retries sources and sends */
+
+/* A configuration replaced by a reload, kept until no delivery in flight
+ * still uses one of its notifiers. */
+struct retired {
+	struct config	 *config;
+	struct notifier	**notifiers;
+	size_t		  nnotifiers;
+	struct retired	 *next;
+};
+
+struct daemon {
+	const struct daemon_opts *opts;
+	struct config		*config;
+	struct event_base	*base;
+	struct http_engine	*http;
+	struct store		*store;
+	struct outbox		*outbox;
+	struct rules		*rules;
+	struct pollers		*pollers;
+	struct notifier		**notifiers;
+	size_t			  nnotifiers;
+	struct retired		*retired;
+	struct event		*ev_hup;
+	struct event		*ev_term;
+	struct event		*ev_int;
+	struct event		*ev_deadline;
+	int			 stopping;
+	int			 exit_code;
+	/* --once */
+	int			 once_polled;
+	int			 once_sources_ok;
+};
+
+static void
+print_config_errors(const struct config_errors *errs, int to_log)
+{
+	for (size_t i = 0; i < errs->n; i++) {
+		if (to_log)
+			log_warnx("%s", errs->v[i]);
+		else
+			fprintf(stderr, "%s\n", errs->v[i]);
+	}
+}
+
+static void
+apply_log_settings(const struct daemon *d, const struct config *c)
+{
+	log_set_level(d->opts->debug ? LOG_DEBUG : c->log_level);
+	log_set_format((enum log_format)c->log_format);
+}
+
+static void
+notifiers_release(struct notifier **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		notifier_unref(v[i]);
+	free(v);
+}
+
+/* Build every notifier of a configuration; all or nothing. */
+static int
+notifiers_build(struct daemon *d, const struct config *c,
+    struct notifier ***out, size_t *nout)
+{
+	struct notifier_env env = { d->base, d->http, c };
+	struct notifier **v = xcalloc(c->nnotifiers + 1, sizeof *v);
+
+	for (size_t i = 0; i < c->nnotifiers; i++) {
+		char *cause = NULL;
+
+		v[i] = notifier_new(&c->notifiers[i], &env, &cause);
+		if (v[i] == NULL) {
+			log_warnx("notifier %s: %s", c->notifiers[i].name,
+			    cause != NULL ? cause : "cannot start");
+			free(cause);
+			notifiers_release(v, i);
+			return -1;
+		}
+	}
+	*out = v;
+	*nout = c->nnotifiers;
+	return 0;
+}
+
+/* Free retired configurations whose notifiers nothing else holds. */
+static void
+reap_retired(struct daemon *d)
+{
+	struct retired **rp = &d->retired;
+
+	while (*rp != NULL) {
+		struct retired *r = *rp;
+		int busy = 0;
+
+		for (size_t i = 0; i < r->nnotifiers; i++)
+			if (r->notifiers[i]->refs > 1)
+				busy = 1;
+		if (busy) {
+			rp = &r->next;
+			continue;
+		}
+		*rp = r->next;
+		notifiers_release(r->notifiers, r->nnotifiers);
+		config_free(r->config);
+		free(r);
+	}
+}
+
+static void
+daemon_reload(struct daemon *d)
+{
+	struct config_errors errs = { NULL, 0 };
+	struct config *c;
+	struct notifier **nv;
+	struct retired *r;
+	size_t nn;
+
+	log_notice("reloading %s", d->opts->config_path);
+	if ((c = config_load(d->opts->config_path, &errs)) == NULL) {
+		print_config_errors(&errs, 1);
+		log_warnx("reload failed (%zu error%s): keeping the running "
+		    "configuration", errs.n, errs.n == 1 ? "" : "s");
+		config_errors_clear(&errs);
+		return;
+	}
+	if (strcmp(c->state_dir, d->config->state_dir) != 0) {
+		log_warnx("reload failed: state_dir cannot change while "
+		    "running (%s -> %s); restart instead: keeping the running "
+		    "configuration", d->config->state_dir, c->state_dir);
+		config_free(c);
+		return;
+	}
+	if (notifiers_build(d, c, &nv, &nn) == -1) {
+		log_warnx("reload failed: keeping the running configuration");
+		config_free(c);
+		return;
+	}
+
+	/* Swap. Cursors, records and pending deliveries live in the store,
+	 * keyed by names, so they carry over to the new configuration. */
+	outbox_set_notifiers(d->outbox, nv, nn);
+	rules_set_config(d->rules, c);
+	pollers_set_config(d->pollers, c);
+	apply_log_settings(d, c);
+
+	r = xcalloc(1, sizeof *r);
+	r->config = d->config;
+	r->notifiers = d->notifiers;
+	r->nnotifiers = d->nnotifiers;
+	r->next = d->retired;
+	d->retired = r;
+	d->config = c;
+	d->notifiers = nv;
+	d->nnotifiers = nn;
+	reap_retired(d);
+	log_notice("reloaded: %zu tenant%s, %zu rule%s, %zu notifier%s",
+	    c->ntenants, c->ntenants == 1 ? "" : "s", c->nrules,
+	    c->nrules == 1 ? "" : "s", c->nnotifiers,
+	    c->nnotifiers == 1 ? "" : "s");
+}
+
+static void
+arm_deadline(struct daemon *d, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	evtimer_add(d->ev_deadline, &tv);
+}
+
+static void
+daemon_maybe_exit(struct daemon *d)
+{
+	if (d->stopping && outbox_inflight(d->outbox) == 0)
+		event_base_loopbreak(d->base);
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)ev;
+	if (d->opts->once && !d->stopping) {
+		/* --once gave deliveries their time: leave what is still
+		 * pending in the outbox for the next run. */
+		log_warnx("--once: deliveries still pending after %ds; they "
+		    "stay in the outbox", ONCE_RETRY_SEC);
+		d->exit_code = EXIT_INCOMPLETE;
+		d->stopping = 1;
+		outbox_drain(d->outbox);
+		arm_deadline(d, SHUTDOWN_GRACE_SEC);
+		daemon_maybe_exit(d);
+		return;
+	}
+	log_warnx("shutdown: %zu deliveries still in flight after %ds; they "
+	    "will be resent after the restart", outbox_inflight(d->outbox),
+	    SHUTDOWN_GRACE_SEC);
+	event_base_loopbreak(d->base);
+}
+
+static void
+daemon_stop(struct daemon *d, const char *why)
+{
+	if (d->stopping)
+		return;
+	log_notice("%s: stopping", why);
+	d->stopping = 1;
+	pollers_stop(d->pollers);
+	outbox_drain(d->outbox);
+	arm_deadline(d, SHUTDOWN_GRACE_SEC);
+	daemon_maybe_exit(d);
+}
+
+static int
+outbox_unfinished(struct daemon *d)
+{
+	long pending = 0, sending = 0;
+
+	if (store_delivery_count(d->store, NULL, DELIVERY_PENDING,
+	    &pending) == -1 || store_delivery_count(d->store, NULL,
+	    DELIVERY_SENDING, &sending) == -1)
+		return 1;
+	return pending + sending > 0;
+}
+
+static void
+outbox_change_cb(void *arg)
+{
+	struct daemon *d = arg;
+
+	reap_retired(d);
+	if (d->opts->once && d->once_polled && !d->stopping &&
+	    !outbox_unfinished(d)) {
+		d->exit_code = d->once_sources_ok ? EXIT_OK : EXIT_INCOMPLETE;
+		d->stopping = 1;
+	}
+	daemon_maybe_exit(d);
+}
+
+static void
+once_polled_cb(int ok, void *arg)
+{
+	struct daemon *d = arg;
+
+	d->once_polled = 1;
+	d->once_sources_ok = ok;
+	if (!ok)
+		log_warnx("--once: a source still failed after %ds",
+		    ONCE_RETRY_SEC);
+	rules_tick(d->rules, time_now_us());
+	arm_deadline(d, ONCE_RETRY_SEC);
+	outbox_kick(d->outbox);
+	outbox_change_cb(d);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)ev;
+	if (sig == SIGHUP) {
+		if (!d->stopping)
+			daemon_reload(d);
+		return;
+	}
+	daemon_stop(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void
+daemon_free(struct daemon *d)
+{
+	pollers_free(d->pollers);
+	rules_free(d->rules);
+	outbox_free(d->outbox);
+	if (d->notifiers != NULL)
+		notifiers_release(d->notifiers, d->nnotifiers);
+	while (d->retired != NULL) {
+		struct retired *r = d->retired;
+
+		d->retired = r->next;
+		notifiers_release(r->notifiers, r->nnotifiers);
+		config_free(r->config);
+		free(r);
+	}
+	http_engine_free(d->http);
+	if (d->ev_hup != NULL) {
+		event_free(d->ev_hup);
+		event_free(d->ev_term);
+		event_free(d->ev_int);
+	}
+	if (d->ev_deadline != NULL)
+		event_free(d->ev_deadline);
+	store_close(d->store);
+	config_free(d->config);
+	if (d->base != NULL)
+		event_base_free(d->base);
+}
+
+int
+daemon_run(const struct daemon_opts *opts)
+{
+	struct config_errors errs = { NULL, 0 };
+	struct daemon d;
+	char *err = NULL;
+	int lockfd, code;
+
+	memset(&d, 0, sizeof d);
+	d.opts = opts;
+	log_init(opts->debug ? LOG_DEBUG : LOG_INFO, LOG_FORMAT_TEXT);
+	if ((d.config = config_load(opts->config_path, &errs)) == NULL) {
+		print_config_errors(&errs, 0);
+		log_crit("invalid configuration (%zu error%s): not starting",
+		    errs.n, errs.n == 1 ? "" : "s");
+		config_errors_clear(&errs);
+		return EXIT_CONFIG;
+	}
+	apply_log_settings(&d, d.config);
+	if ((lockfd = state_dir_lock(d.config->state_dir, &code)) == -1) {
+		config_free(d.config);
+		return code;
+	}
+	if (store_open(d.config->state_dir, 0, &d.store, &err) == -1) {
+		log_crit("state store in %s: %s", d.config->state_dir,
+		    err != NULL ? err : "cannot open");
+		free(err);
+		config_free(d.config);
+		close(lockfd);
+		return EXIT_STATE_DIR;
+	}
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("curl_global_init failed");
+	signal(SIGPIPE, SIG_IGN);
+	if ((d.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	d.http = http_engine_new(d.base);
+	d.outbox = outbox_new(d.base, d.store);
+	if (notifiers_build(&d, d.config, &d.notifiers, &d.nnotifiers) == -1) {
+		log_crit("a notifier could not start: not starting");
+		d.notifiers = NULL;
+		daemon_free(&d);
+		curl_global_cleanup();
+		close(lockfd);
+		return EXIT_CONFIG;
+	}
+	outbox_set_notifiers(d.outbox, d.notifiers, d.nnotifiers);
+	outbox_on_change(d.outbox, outbox_change_cb, &d);
+	d.rules = rules_new(d.base, d.store, d.outbox);
+	d.pollers = pollers_new(d.base, d.http, d.store, d.rules);
+	d.ev_deadline = evtimer_new(d.base, deadline_cb, &d);
+	d.ev_hup = evsignal_new(d.base, SIGHUP, signal_cb, &d);
+	d.ev_term = evsignal_new(d.base, SIGTERM, signal_cb, &d);
+	d.ev_int = evsignal_new(d.base, SIGINT, signal_cb, &d);
+	evsignal_add(d.ev_hup, NULL);
+	evsignal_add(d.ev_term, NULL);
+	evsignal_add(d.ev_int, NULL);
+
+	rules_set_config(d.rules, d.config);
+	pollers_set_config(d.pollers, d.config);
+	if (opts->once)
+		pollers_run_once(d.pollers, ONCE_RETRY_SEC, once_polled_cb, &d);
+	else
+		outbox_kick(d.outbox);	/* resume what a restart left */
+	log_notice("glasswatchd %s started: %zu tenant%s, %zu rule%s, "
+	    "%zu poller%s, state in %s", GLASSWATCH_VERSION,
+	    d.config->ntenants, d.config->ntenants == 1 ? "" : "s",
+	    d.config->nrules, d.config->nrules == 1 ? "" : "s",
+	    pollers_count(d.pollers), pollers_count(d.pollers) == 1 ? "" : "s",
+	    d.config->state_dir);
+
+	d.exit_code = EXIT_OK;
+	event_base_dispatch(d.base);
+	log_notice("stopped");
+	code = d.exit_code;
+	daemon_free(&d);
+	curl_global_cleanup();
+	close(lockfd);
+	return code;
+}

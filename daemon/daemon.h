@@ -1,0 +1,27 @@
+/* The daemon's process glue: building the runtime from a configuration,
+ * the loop, signals, reload and shutdown. */
+#ifndef GW_DAEMON_H
+#define GW_DAEMON_H
+
+/* Exit codes of DESIGN.md's command-line contract (sysexits values). */
+#define EXIT_OK			0
+#define EXIT_CHECK_FAILED	1
+#define EXIT_INCOMPLETE		2	/* --once: a source or delivery failed */
+#define EXIT_USAGE		64
+#define EXIT_STATE_DIR		73	/* state_dir unusable */
+#define EXIT_LOCKED		75	/* another daemon holds state_dir */
+#define EXIT_CONFIG		78
+
+struct daemon_opts {
+	const char	*config_path;
+	int		 once;
+	int		 debug;		/* log at debug whatever the file says */
+};
+
+int	daemon_run(const struct daemon_opts *);
+
+/* lock.c: the exclusive lock on state_dir; returns the held fd, or -1
+ * with *exit_code (EXIT_LOCKED or EXIT_STATE_DIR) after logging why. */
+int	state_dir_lock(const char *state_dir, int *exit_code);
+
+#endif

@@ -1,0 +1,675 @@
+/*
+ * Pollers. One poll: token -> request -> response -> parse -> store the
+ * records and the advanced cursor in one transaction -> evaluate rules.
+ * A poll ends in exactly one poll_finish(); a failed poll never moves the
+ * cursor, so the next poll asks again for everything not yet stored.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "auth.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "poller.h"
+#include "record.h"
+#include "rules.h"
+#include "source.h"
+#include "store.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+/* Log Analytics allows 5 concurrent queries and 200 requests per 30 s
+ * per identity (API-FACTS 2.5); the daemon keeps itself inside both. */
+#define LA_MAX_CONCURRENT	5
+#define LA_REQUESTS_PER_30S	200
+#define BACKOFF_FIRST_US	(1 * USEC_PER_SEC)
+#define BACKOFF_MAX_US		(300 * USEC_PER_SEC)
+
+struct pollers;
+
+struct poller {
+	struct pollers			*set;
+	char				*key;
+	const struct tenant_config	*tenant;
+	const struct source_ops		*src;
+	enum signal			 signal;
+	int64_t				 frequency_us;
+	struct auth			*auth;
+	struct event			*timer;
+	struct auth_wait		*wait;
+	struct http_call		*call;
+	char				*token;
+	int				 refreshed;	/* after a 401 */
+	int				 failures;	/* in a row */
+	int				 running;
+	int				 counts_la;
+	/* --once */
+	int				 once_done;
+};
+
+struct tenant_auth {
+	const struct tenant_config	*tenant;
+	const char			*scope;
+	struct auth			*auth;
+};
+
+struct pollers {
+	struct event_base	*base;
+	struct http_engine	*http;
+	struct store		*store;
+	struct rules		*rules;
+	const struct config	*config;
+	struct poller		**v;
+	size_t			  n;
+	struct tenant_auth	 *auths;
+	size_t			  nauths;
+	int			  stopped;
+	int			  la_inflight;
+	/* --once */
+	int			  once;
+	int64_t			  once_deadline_us;
+	void			(*once_cb)(int, void *);
+	void			 *once_arg;
+	int			  once_ok;
+	struct event		 *once_ev;
+};
+
+static void	poll_start_cb(evutil_socket_t, short, void *);
+static void	poll_send(struct poller *);
+
+char *
+poller_key(const char *tenant, const char *source, const char *signal)
+{
+	return xasprintf("%s/%s/%s", tenant, source, signal);
+}
+
+static uint64_t
+random_u64(void)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof v, 0) != sizeof v)
+		v = (uint64_t)time_mono_us();
+	return v;
+}
+
+/* Exponential backoff with full jitter, never longer than the poller's own
+ * frequency: a failing source is asked again at least as often as a
+ * healthy one. */
+static int64_t
+poll_backoff_us(const struct poller *p, int64_t retry_after_s)
+{
+	int64_t cap = BACKOFF_FIRST_US;
+	int64_t delay;
+
+	for (int i = 1; i < p->failures && cap < BACKOFF_MAX_US; i++)
+		cap *= 2;
+	if (cap > p->frequency_us)
+		cap = p->frequency_us;
+	if (cap > BACKOFF_MAX_US)
+		cap = BACKOFF_MAX_US;
+	delay = cap / 2 + (int64_t)(random_u64() % (uint64_t)(cap / 2 + 1));
+	if (retry_after_s > 0 && retry_after_s * USEC_PER_SEC > delay)
+		delay = retry_after_s * USEC_PER_SEC;
+	return delay;
+}
+
+static void
+poller_schedule(struct poller *p, int64_t delay_us)
+{
+	struct timeval tv;
+
+	if (delay_us < 0)
+		delay_us = 0;
+	tv.tv_sec = delay_us / USEC_PER_SEC;
+	tv.tv_usec = delay_us % USEC_PER_SEC;
+	evtimer_add(p->timer, &tv);
+}
+
+static void
+once_check_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct pollers *set = arg;
+
+	(void)fd;
+	(void)ev;
+	if (set->once_cb != NULL) {
+		void (*cb)(int, void *) = set->once_cb;
+
+		set->once_cb = NULL;
+		cb(set->once_ok, set->once_arg);
+	}
+}
+
+static void
+once_maybe_done(struct pollers *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (!set->v[i]->once_done)
+			return;
+	/* From the loop, not from inside this poll's completion. */
+	event_active(set->once_ev, EV_TIMEOUT, 0);
+}
+
+static void
+poll_finish(struct poller *p, int ok, int64_t retry_after_s)
+{
+	struct pollers *set = p->set;
+	int64_t delay;
+
+	p->running = 0;
+	p->refreshed = 0;
+	freezero_str(p->token);
+	p->token = NULL;
+	if (ok)
+		p->failures = 0;
+	else
+		p->failures++;
+	delay = ok ? p->frequency_us : poll_backoff_us(p, retry_after_s);
+
+	if (set->once) {
+		if (ok || time_now_us() + delay > set->once_deadline_us) {
+			if (!ok)
+				set->once_ok = 0;
+			p->once_done = 1;
+			once_maybe_done(set);
+			return;
+		}
+	}
+	if (!set->stopped)
+		poller_schedule(p, delay);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+poll_fail(struct poller *p, int64_t retry_after_s, const char *fmt, ...)
+{
+	char why[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	log_warnx("poller %s: %s", p->key, why);
+	if (store_poll_result(p->set->store, p->key, 0, time_now_us(),
+	    why) == -1)
+		log_warnx("poller %s: could not record the failure", p->key);
+	poll_finish(p, 0, retry_after_s);
+}
+
+static void
+token_cb(const char *token, const struct auth_error *err, void *arg)
+{
+	struct poller *p = arg;
+
+	p->wait = NULL;
+	if (token == NULL) {
+		/* auth.c has logged the details (AADSTS code and text). */
+		poll_fail(p, err != NULL ? err->retry_after : -1,
+		    "no access token for %s%s", p->tenant->name,
+		    err != NULL && err->permanent ?
+		    " (the credentials were refused)" : "");
+		return;
+	}
+	p->token = xstrdup(token);
+	poll_send(p);
+}
+
+static void
+poll_get_token(struct poller *p)
+{
+	p->wait = auth_get(p->auth, token_cb, p);
+}
+
+/* The service's own words from an error body ({"error":{"code",
+ * "message"}}), for the log; never the request. */
+static void
+error_summary(const char *body, size_t len, char *out, size_t outlen)
+{
+	json_t *root = json_loadb(body, len, 0, NULL);
+	json_t *e = json_object_get(root, "error");
+	const char *code = json_string_value(json_object_get(e, "code"));
+	const char *msg = json_string_value(json_object_get(e, "message"));
+
+	if (code != NULL)
+		snprintf(out, outlen, ": %s%s%s", code, msg ? ": " : "",
+		    msg ? msg : "");
+	else
+		out[0] = '\0';
+	json_decref(root);
+}
+
+static int64_t
+poll_cursor(struct poller *p, int64_t now)
+{
+	int64_t cursor, floor = now -
+	    p->tenant->log_analytics.lookback * USEC_PER_SEC;
+	int rc = store_cursor_get(p->set->store, p->key, &cursor);
+
+	/* First start: look back over the whole look-back window (the
+	 * README says so: what is found there alerts). */
+	if (rc != 1 || cursor < floor)
+		cursor = floor;
+	return cursor;
+}
+
+/* Store what the page held; advance the cursor only for a complete page. */
+static int
+poll_store(struct poller *p, struct record_list *recs,
+    const struct page_info *info, int64_t cursor, size_t *nnew)
+{
+	struct store *st = p->set->store;
+	int64_t now = time_now_us();
+	int advance = !info->partial && info->max_ingest_us > cursor;
+
+	*nnew = 0;
+	if (store_begin(st) == -1)
+		return -1;
+	for (size_t i = 0; i < recs->n; i++) {
+		int rc;
+
+		recs->v[i]->received_us = now;
+		if ((rc = store_record_insert(st, recs->v[i])) == -1)
+			goto fail;
+		*nnew += (size_t)rc;
+	}
+	if (advance && store_cursor_set(st, p->key, info->max_ingest_us) == -1)
+		goto fail;
+	if (store_poll_result(st, p->key, !info->partial, now,
+	    info->partial ? info->partial_why : NULL) == -1)
+		goto fail;
+	if (store_commit(st) == -1)
+		goto fail;
+	return 0;
+fail:
+	store_rollback(st);
+	return -1;
+}
+
+static void
+response_cb(const struct http_response *r, void *arg)
+{
+	struct poller *p = arg;
+	struct source_ctx ctx;
+	struct record_list recs;
+	struct page_info info;
+	char *err = NULL, summary[512], stamp[TIME_ISO_LEN];
+	size_t nnew;
+
+	p->call = NULL;
+	if (p->counts_la) {
+		p->set->la_inflight--;
+		p->counts_la = 0;
+	}
+	if (r->error != NULL && r->status == 0) {
+		poll_fail(p, -1, "request failed: %s", r->error);
+		return;
+	}
+	if (r->too_large) {
+		poll_fail(p, -1, "response rejected: %s", r->error);
+		return;
+	}
+	if (r->status == 401 && !p->refreshed) {
+		/* The token may have been revoked or expired early: one
+		 * fresh token, one retry. */
+		log_info("poller %s: HTTP 401, fetching a new token and "
+		    "retrying once", p->key);
+		p->refreshed = 1;
+		auth_invalidate(p->auth, p->token);
+		freezero_str(p->token);
+		p->token = NULL;
+		poll_get_token(p);
+		return;
+	}
+	if (r->status == 204) {
+		poll_fail(p, -1, "HTTP 204 No Content: cursor kept");
+		return;
+	}
+	if (r->status != 200) {
+		error_summary(r->body, r->body_len, summary, sizeof summary);
+		poll_fail(p, r->retry_after, "HTTP %ld%s", r->status, summary);
+		return;
+	}
+
+	memset(&ctx, 0, sizeof ctx);
+	ctx.tenant = p->tenant;
+	ctx.signal = p->signal;
+	ctx.now_us = time_now_us();
+	ctx.cursor_us = poll_cursor(p, ctx.now_us);
+	memset(&info, 0, sizeof info);
+	record_list_init(&recs);
+	if (p->src->parse(&ctx, r->body, r->body_len, &recs, &info,
+	    &err) == -1) {
+		poll_fail(p, -1, "bad response from %s: %s", p->src->name,
+		    err != NULL ? err : "unparsable");
+		free(err);
+		record_list_clear(&recs);
+		page_info_clear(&info);
+		return;
+	}
+	if (poll_store(p, &recs, &info, ctx.cursor_us, &nnew) == -1) {
+		poll_fail(p, -1, "could not store %zu records; they will be "
+		    "fetched again", recs.n);
+		record_list_clear(&recs);
+		page_info_clear(&info);
+		return;
+	}
+	time_format_iso8601(info.max_ingest_us > ctx.cursor_us ?
+	    info.max_ingest_us : ctx.cursor_us, stamp);
+	log_debug("poller %s: %zu rows, %zu break-glass records, %zu new, "
+	    "cursor %s", p->key, info.rows, recs.n, nnew, stamp);
+	for (size_t i = 0; i < recs.n && nnew > 0; i++)
+		log_info("tenant %s: record %s of %s (%s) seen by %s",
+		    p->tenant->name, recs.v[i]->id,
+		    recs.v[i]->upn ? recs.v[i]->upn : "-",
+		    recs.v[i]->user_id ? recs.v[i]->user_id : "-", p->key);
+	record_list_clear(&recs);
+
+	/* Evaluate even when nothing is new: a crash after the store and
+	 * before the rules leaves records that are still unmarked. */
+	if (rules_evaluate(p->set->rules, p->tenant->name) == -1)
+		log_warnx("poller %s: rule evaluation failed; it is retried "
+		    "after the next poll", p->key);
+
+	if (info.partial) {
+		poll_fail(p, -1, "incomplete result (%s): records kept, "
+		    "cursor not moved", info.partial_why ? info.partial_why :
+		    "partial");
+		page_info_clear(&info);
+		return;
+	}
+	page_info_clear(&info);
+	poll_finish(p, 1, -1);
+}
+
+static void
+poll_send(struct poller *p)
+{
+	struct pollers *set = p->set;
+	const struct config *c = set->config;
+	struct source_ctx ctx;
+	struct source_req req;
+	struct http_request hr;
+	char *auth_hdr, *ctype_hdr, *prefer_hdr = NULL, *err = NULL;
+	const char *headers[5];
+	size_t nh = 0;
+	long timeout_ms = (long)(c->http_timeout * 1000);
+
+	memset(&ctx, 0, sizeof ctx);
+	ctx.tenant = p->tenant;
+	ctx.signal = p->signal;
+	ctx.now_us = time_now_us();
+	ctx.cursor_us = poll_cursor(p, ctx.now_us);
+	memset(&req, 0, sizeof req);
+	if (p->src->build(&ctx, &req, &err) == -1) {
+		poll_fail(p, -1, "cannot build the query: %s", err ? err : "?");
+		free(err);
+		return;
+	}
+
+	auth_hdr = xasprintf("Authorization: Bearer %s", p->token);
+	ctype_hdr = xasprintf("Content-Type: %s",
+	    req.content_type ? req.content_type : "application/json");
+	headers[nh++] = auth_hdr;
+	if (req.body != NULL)
+		headers[nh++] = ctype_hdr;
+	if (p->src->kind == SOURCE_LOG_ANALYTICS) {
+		/* Ask the service to give up before we do (max 600 s). */
+		long wait = (long)c->http_timeout - 2;
+
+		prefer_hdr = xasprintf("Prefer: wait=%ld",
+		    wait < 1 ? 1 : wait > 600 ? 600 : wait);
+		headers[nh++] = prefer_hdr;
+	}
+	headers[nh] = NULL;
+
+	memset(&hr, 0, sizeof hr);
+	hr.method = req.method;
+	hr.url = req.url;
+	hr.headers = headers;
+	hr.body = req.body;
+	hr.body_len = req.body ? strlen(req.body) : 0;
+	hr.ca_file = p->tenant->ca_file;
+	hr.timeout_ms = timeout_ms;
+	hr.max_response = (size_t)c->http_max_response;
+	if (p->src->kind == SOURCE_LOG_ANALYTICS) {
+		set->la_inflight++;
+		p->counts_la = 1;
+	}
+	p->call = http_request(set->http, &hr, response_cb, p);
+	freezero_str(auth_hdr);
+	free(ctype_hdr);
+	free(prefer_hdr);
+	source_req_clear(&req);
+}
+
+static void
+poll_start_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct poller *p = arg;
+
+	(void)fd;
+	(void)ev;
+	if (p->set->stopped || p->running)
+		return;
+	if (p->src->kind == SOURCE_LOG_ANALYTICS &&
+	    p->set->la_inflight >= LA_MAX_CONCURRENT) {
+		poller_schedule(p, USEC_PER_SEC);
+		return;
+	}
+	p->running = 1;
+	p->refreshed = 0;
+	poll_get_token(p);
+}
+
+static struct auth *
+pollers_auth(struct pollers *set, const struct tenant_config *t,
+    const char *scope)
+{
+	for (size_t i = 0; i < set->nauths; i++)
+		if (set->auths[i].tenant == t &&
+		    strcmp(set->auths[i].scope, scope) == 0)
+			return set->auths[i].auth;
+	set->auths = xreallocarray(set->auths, set->nauths + 1,
+	    sizeof *set->auths);
+	set->auths[set->nauths].tenant = t;
+	set->auths[set->nauths].scope = scope;
+	set->auths[set->nauths].auth = auth_new(set->http, t, scope,
+	    (long)(set->config->http_timeout * 1000));
+	return set->auths[set->nauths++].auth;
+}
+
+static struct poller *
+pollers_find(struct pollers *set, const struct tenant_config *t,
+    enum source_kind kind, enum signal sig)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->v[i]->tenant == t && set->v[i]->src->kind == kind &&
+		    set->v[i]->signal == sig)
+			return set->v[i];
+	return NULL;
+}
+
+static void
+poller_free(struct poller *p)
+{
+	if (p->wait != NULL)
+		auth_cancel(p->wait);
+	if (p->call != NULL)
+		http_call_cancel(p->call);
+	if (p->counts_la)
+		p->set->la_inflight--;
+	event_free(p->timer);
+	freezero_str(p->token);
+	free(p->key);
+	free(p);
+}
+
+static void
+pollers_clear(struct pollers *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		poller_free(set->v[i]);
+	free(set->v);
+	set->v = NULL;
+	set->n = 0;
+	for (size_t i = 0; i < set->nauths; i++)
+		auth_free(set->auths[i].auth);
+	free(set->auths);
+	set->auths = NULL;
+	set->nauths = 0;
+}
+
+struct pollers *
+pollers_new(struct event_base *base, struct http_engine *http,
+    struct store *store, struct rules *rules)
+{
+	struct pollers *set = xcalloc(1, sizeof *set);
+
+	set->base = base;
+	set->http = http;
+	set->store = store;
+	set->rules = rules;
+	set->once_ev = event_new(base, -1, 0, once_check_cb, set);
+	return set;
+}
+
+void
+pollers_free(struct pollers *set)
+{
+	if (set == NULL)
+		return;
+	pollers_clear(set);
+	event_free(set->once_ev);
+	free(set);
+}
+
+/* Keep the whole daemon inside Log Analytics' request budget: when the
+ * frequencies ask for more, stretch them all by the same factor. */
+static void
+pollers_fit_budget(struct pollers *set)
+{
+	double per30 = 0, factor;
+
+	for (size_t i = 0; i < set->n; i++)
+		if (set->v[i]->src->kind == SOURCE_LOG_ANALYTICS)
+			per30 += 30.0 * USEC_PER_SEC /
+			    (double)set->v[i]->frequency_us;
+	if (per30 <= LA_REQUESTS_PER_30S)
+		return;
+	factor = per30 / LA_REQUESTS_PER_30S;
+	log_warnx("the rules' frequencies need %.0f Log Analytics requests "
+	    "per 30 s, more than the %d allowed: polling %.2f times less "
+	    "often", per30, LA_REQUESTS_PER_30S, factor);
+	for (size_t i = 0; i < set->n; i++)
+		if (set->v[i]->src->kind == SOURCE_LOG_ANALYTICS)
+			set->v[i]->frequency_us = (int64_t)
+			    ((double)set->v[i]->frequency_us * factor + 1);
+}
+
+void
+pollers_set_config(struct pollers *set, const struct config *c)
+{
+	pollers_clear(set);
+	set->config = c;
+	set->stopped = 0;
+	for (size_t r = 0; r < c->nrules; r++) {
+		const struct rule_config *rule = &c->rules[r];
+		const struct source_ops *src;
+
+		if (!rule->enabled)
+			continue;
+		if ((src = source_find(rule->source)) == NULL ||
+		    !src->supports(rule->signal)) {
+			log_warnx("rule %s: source %s cannot read %s in this "
+			    "build", rule->name, source_kind_name(rule->source),
+			    signal_name(rule->signal));
+			continue;
+		}
+		for (size_t t = 0; t < c->ntenants; t++) {
+			const struct tenant_config *tc = &c->tenants[t];
+			struct poller *p;
+
+			if (!rule_has_tenant(rule, tc->name))
+				continue;
+			p = pollers_find(set, tc, rule->source, rule->signal);
+			if (p != NULL) {
+				if (rule->frequency * USEC_PER_SEC <
+				    p->frequency_us)
+					p->frequency_us = rule->frequency *
+					    USEC_PER_SEC;
+				continue;
+			}
+			p = xcalloc(1, sizeof *p);
+			p->set = set;
+			p->tenant = tc;
+			p->src = src;
+			p->signal = rule->signal;
+			p->frequency_us = rule->frequency * USEC_PER_SEC;
+			p->key = poller_key(tc->name, src->name,
+			    signal_name(rule->signal));
+			p->auth = pollers_auth(set, tc, src->scope(tc));
+			p->timer = evtimer_new(set->base, poll_start_cb, p);
+			set->v = xreallocarray(set->v, set->n + 1,
+			    sizeof *set->v);
+			set->v[set->n++] = p;
+		}
+	}
+	pollers_fit_budget(set);
+	for (size_t i = 0; i < set->n; i++) {
+		log_info("poller %s: every %llds", set->v[i]->key,
+		    (long long)(set->v[i]->frequency_us / USEC_PER_SEC));
+		if (!set->once)
+			poller_schedule(set->v[i], 0);
+	}
+}
+
+void
+pollers_run_once(struct pollers *set, int64_t retry_for,
+    void (*done)(int, void *), void *arg)
+{
+	set->once = 1;
+	set->once_ok = 1;
+	set->once_cb = done;
+	set->once_arg = arg;
+	set->once_deadline_us = time_now_us() + retry_for * USEC_PER_SEC;
+	for (size_t i = 0; i < set->n; i++) {
+		set->v[i]->once_done = 0;
+		poller_schedule(set->v[i], 0);
+	}
+	once_maybe_done(set);
+}
+
+void
+pollers_stop(struct pollers *set)
+{
+	set->stopped = 1;
+	for (size_t i = 0; i < set->n; i++) {
+		struct poller *p = set->v[i];
+
+		evtimer_del(p->timer);
+		if (p->wait != NULL) {
+			auth_cancel(p->wait);
+			p->wait = NULL;
+		}
+		if (p->call != NULL) {
+			http_call_cancel(p->call);
+			p->call = NULL;
+			if (p->counts_la) {
+				set->la_inflight--;
+				p->counts_la = 0;
+			}
+		}
+		p->running = 0;
+	}
+}
+
+size_t
+pollers_count(const struct pollers *set)
+{
+	return set->n;
+}

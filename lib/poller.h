@@ -1,0 +1,38 @@
+/* Pollers: one per (tenant, source, signal) that an enabled rule needs
+ * (DESIGN.md "Pollers and cursors"). Each owns a cursor in the store, runs
+ * on a libevent timer at the shortest frequency of its rules, fetches a
+ * token, queries, stores the page's records together with the advanced
+ * cursor in one transaction, then asks the rules to evaluate. */
+#ifndef GW_POLLER_H
+#define GW_POLLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct event_base;
+struct http_engine;
+struct pollers;
+struct rules;
+struct store;
+
+struct pollers	*pollers_new(struct event_base *, struct http_engine *,
+		    struct store *, struct rules *);
+void		 pollers_free(struct pollers *);
+/* Start, or replace after a reload: in-flight polls of the old set are
+ * cancelled (their cursors never moved, so nothing is lost) and the new
+ * set polls at once. */
+void		 pollers_set_config(struct pollers *, const struct config *);
+/* --once: poll every poller once, retrying a failing one for up to
+ * retry_for seconds; done(ok, arg) runs when all have finished. */
+void		 pollers_run_once(struct pollers *, int64_t retry_for,
+		     void (*done)(int ok, void *), void *arg);
+/* Stop polling (shutdown). */
+void		 pollers_stop(struct pollers *);
+size_t		 pollers_count(const struct pollers *);
+
+/* The poller key of the store: "tenant/source/signal". Caller frees. */
+char		*poller_key(const char *tenant, const char *source,
+		    const char *signal);
+
+#endif
