@@ -1,0 +1,491 @@
+/* Config loader: good files, and every kind of error with its position. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "notifier.h"
+
+static char dir[] = "/tmp/check-config-XXXXXX";
+static char cfgpath[256];
+
+static void
+write_file(const char *name, const char *text, mode_t mode)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+static void
+setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(cfgpath, sizeof cfgpath, "%s/g.yaml", dir);
+	write_file("secret", "s3cret\n", 0600);
+	write_file("open-secret", "s3cret\n", 0644);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	unsetenv("STATE_DIRECTORY");
+}
+
+static void
+teardown(void)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	strcpy(dir, "/tmp/check-config-XXXXXX");
+}
+
+/* A valid file; %s slots let a test change one part. */
+#define TENANT								\
+	"tenants:\n"							\
+	"  - name: contoso\n"						\
+	"    tenant_id: 00000000-0000-0000-0000-0000000000AA\n"		\
+	"    cloud: custom\n"						\
+	"    endpoints: { login: \"https://127.0.0.1:1\", "		\
+	"log_analytics: \"https://127.0.0.1:2\" }\n"			\
+	"    credentials:\n"						\
+	"      client_id: 11111111-1111-1111-1111-111111111111\n"	\
+	"      client_secret_file: ${CREDENTIALS_DIRECTORY}/secret\n"	\
+	"    log_analytics: { workspace_id: "				\
+	"22222222-2222-2222-2222-222222222222 }\n"			\
+	"    break_glass:\n"						\
+	"      - { object_id: 33333333-3333-3333-3333-333333333333, "	\
+	"upn: bg1@contoso.onmicrosoft.com }\n"
+#define RULE								\
+	"rules:\n"							\
+	"  - name: bg\n"						\
+	"    threshold: { operator: gt, value: 0 }\n"			\
+	"    actions: [mail]\n"
+#define NOTIFIER							\
+	"notifiers:\n"							\
+	"  - name: mail\n"						\
+	"    type: email\n"						\
+	"    url: smtp://127.0.0.1:2525\n"				\
+	"    tls: none\n"						\
+	"    from: gw@example.org\n"					\
+	"    to: [soc@example.org]\n"
+
+static struct config_errors errs;
+
+static struct config *
+load(const char *text)
+{
+	config_errors_clear(&errs);
+	write_file("g.yaml", text, 0644);
+	return config_load(cfgpath, &errs);
+}
+
+/* The errors must include "g.yaml:LINE:COL: msg" exactly. */
+static void
+expect_error(int line, int col, const char *msg)
+{
+	char want[1024];
+
+	snprintf(want, sizeof want, "%s:%d:%d: %s", cfgpath, line, col, msg);
+	for (size_t i = 0; i < errs.n; i++)
+		if (strcmp(errs.v[i], want) == 0)
+			return;
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "  got: %s\n", errs.v[i]);
+	ck_abort_msg("missing error: %s", want);
+}
+
+START_TEST(good_file_and_defaults)
+{
+	struct config *c = load(TENANT RULE NOTIFIER);
+	const struct tenant_config *t;
+	const struct rule_config *r;
+
+	ck_assert_msg(c != NULL, "errors: %s", errs.n ? errs.v[0] : "");
+	ck_assert_uint_eq(c->ntenants, 1);
+	t = &c->tenants[0];
+	ck_assert_str_eq(t->tenant_id, "00000000-0000-0000-0000-0000000000aa");
+	ck_assert_str_eq(t->endpoints.log_analytics, "https://127.0.0.1:2");
+	ck_assert_str_eq(t->scopes.log_analytics,
+	    "https://api.loganalytics.io/.default");
+	ck_assert_int_eq(t->log_analytics.enabled, 1);
+	ck_assert_int_eq(t->log_analytics.overlap, 120);
+	ck_assert_int_eq(t->log_analytics.lookback, 2 * 86400);
+	ck_assert_str_eq(t->credentials.client_secret_file,
+	    strcat(strcpy((char[300]){ 0 }, dir), "/secret"));
+	r = &c->rules[0];
+	ck_assert_int_eq(r->period, 300);
+	ck_assert_int_eq(r->frequency, 60);
+	ck_assert_int_eq(r->severity, 0);
+	ck_assert_int_eq(r->enabled, 1);
+	ck_assert_int_eq(r->all_accounts, 1);
+	ck_assert_int_eq(r->op, OP_GT);
+	ck_assert_int_eq(r->source, SOURCE_LOG_ANALYTICS);
+	ck_assert_int_eq(r->signal, SIGNAL_SIGN_IN);
+	ck_assert_ptr_nonnull(r->subject_tpl);
+	ck_assert_int_eq(c->incident_window, 600);
+	ck_assert_int_eq(c->http_timeout, 30);
+	ck_assert_uint_eq(c->http_max_response, 64u * 1024 * 1024);
+	ck_assert_str_eq(c->state_dir, "/var/lib/glasswatch");
+	ck_assert_int_eq(c->notifiers[0].retry.initial, 5);
+	ck_assert_int_eq(c->notifiers[0].retry.expire_after, 86400);
+	ck_assert_ptr_eq(c->notifiers[0].ops, notifier_find("email"));
+	config_free(c);
+}
+END_TEST
+
+START_TEST(public_cloud_fills_endpoints)
+{
+	struct config *c = load(
+	    "tenants:\n"
+	    "  - name: t\n"
+	    "    tenant_id: 00000000-0000-0000-0000-000000000000\n"
+	    "    credentials: { client_id: 11111111-1111-1111-1111-111111111111,"
+	    " client_secret_file: ${CREDENTIALS_DIRECTORY}/secret }\n"
+	    "    log_analytics: { workspace_id: "
+	    "22222222-2222-2222-2222-222222222222 }\n"
+	    "    break_glass: [{ object_id: 33333333-3333-3333-3333-333333333333 }]\n"
+	    RULE NOTIFIER);
+
+	ck_assert_msg(c != NULL, "errors: %s", errs.n ? errs.v[0] : "");
+	ck_assert_str_eq(c->tenants[0].endpoints.login,
+	    "https://login.microsoftonline.com");
+	ck_assert_str_eq(c->tenants[0].endpoints.log_analytics,
+	    "https://api.loganalytics.azure.com");
+	config_free(c);
+}
+END_TEST
+
+START_TEST(state_dir_from_systemd)
+{
+	struct config *c;
+
+	setenv("STATE_DIRECTORY", "/var/lib/gw:/var/lib/other", 1);
+	c = load(TENANT RULE NOTIFIER);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->state_dir, "/var/lib/gw");
+	config_free(c);
+}
+END_TEST
+
+START_TEST(unknown_key)
+{
+	ck_assert_ptr_null(load("bogus: 1\n" TENANT RULE NOTIFIER));
+	expect_error(1, 1, "unknown key 'bogus'");
+	ck_assert_uint_eq(errs.n, 1);
+}
+END_TEST
+
+START_TEST(wrong_types)
+{
+	ck_assert_ptr_null(load(TENANT RULE
+	    "    severity: high\n"
+	    "    enabled: maybe\n"
+	    "    tenants: contoso\n"
+	    NOTIFIER));
+	/* RULE starts on line 13: name 14, threshold 15, actions 16. */
+	expect_error(17, 15, "severity: 'high' is not a whole number");
+	expect_error(18, 14, "enabled: expected true or false");
+	expect_error(19, 14, "tenants: expected a list");
+}
+END_TEST
+
+START_TEST(bad_durations)
+{
+	ck_assert_ptr_null(load(TENANT RULE
+	    "    period: 5x\n"
+	    "    frequency: 10\n"
+	    "    suppress: 0s\n"
+	    NOTIFIER));
+	expect_error(17, 13, "period: '5x' is not a duration: a duration's "
+	    "unit is one of s, m, h or d");
+	expect_error(18, 16, "frequency: '10' is not a duration: a duration "
+	    "needs a unit: s, m, h or d");
+	ck_assert_uint_eq(errs.n, 2);
+}
+END_TEST
+
+START_TEST(zero_frequency_refused)
+{
+	ck_assert_ptr_null(load(TENANT RULE "    frequency: 0s\n" NOTIFIER));
+	expect_error(17, 16, "frequency: must be at least 1s");
+}
+END_TEST
+
+START_TEST(bad_guid)
+{
+	ck_assert_ptr_null(load(
+	    "tenants:\n"
+	    "  - name: t\n"
+	    "    tenant_id: not-a-guid\n"
+	    "    credentials: { client_id: 1111, client_secret_env: X }\n"
+	    "    log_analytics: { workspace_id: 22222222-2222-2222-2222-222222222222 }\n"
+	    "    break_glass: [{ object_id: 33333333-3333-3333-3333-33333333333 }]\n"
+	    RULE NOTIFIER));
+	expect_error(3, 16, "tenant_id: 'not-a-guid' is not a GUID "
+	    "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+	expect_error(4, 33, "client_id: '1111' is not a GUID "
+	    "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+	expect_error(6, 33, "object_id: '33333333-3333-3333-3333-33333333333' "
+	    "is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+	/* client_secret_env X is not set either. */
+	expect_error(4, 58, "environment variable X is not set");
+}
+END_TEST
+
+START_TEST(frequency_longer_than_period)
+{
+	ck_assert_ptr_null(load(TENANT RULE
+	    "    period: 1m\n"
+	    "    frequency: 5m\n"
+	    NOTIFIER));
+	expect_error(18, 16, "frequency: must not be longer than period");
+	ck_assert_uint_eq(errs.n, 1);
+}
+END_TEST
+
+START_TEST(severity_out_of_range)
+{
+	ck_assert_ptr_null(load(TENANT RULE "    severity: 5\n" NOTIFIER));
+	expect_error(17, 15, "severity: must be 0 (Critical) to 4 (Verbose)");
+	ck_assert_ptr_null(load(TENANT RULE "    severity: -1\n" NOTIFIER));
+	expect_error(17, 15, "severity: must be 0 (Critical) to 4 (Verbose)");
+}
+END_TEST
+
+START_TEST(action_names_no_notifier)
+{
+	ck_assert_ptr_null(load(TENANT
+	    "rules:\n"
+	    "  - name: bg\n"
+	    "    threshold: { operator: gt, value: 0 }\n"
+	    "    actions: [mail, pager]\n"
+	    NOTIFIER));
+	expect_error(16, 22, "actions: no notifier is named 'pager'");
+	ck_assert_uint_eq(errs.n, 1);
+}
+END_TEST
+
+START_TEST(secret_file_readable_by_others)
+{
+	char want[512];
+
+	ck_assert_ptr_null(load(TENANT RULE NOTIFIER
+	    "    username: u\n"
+	    "    password_file: ${CREDENTIALS_DIRECTORY}/open-secret\n"));
+	snprintf(want, sizeof want, "secret file %s/open-secret may be read "
+	    "by group or others (mode 0644): make it 0600 or 0400", dir);
+	expect_error(26, 20, want);
+}
+END_TEST
+
+START_TEST(credentials_directory_unset)
+{
+	unsetenv("CREDENTIALS_DIRECTORY");
+	ck_assert_ptr_null(load(TENANT RULE NOTIFIER));
+	expect_error(9, 27, "${CREDENTIALS_DIRECTORY} is used but not set "
+	    "(systemd sets it with LoadCredential=)");
+}
+END_TEST
+
+START_TEST(every_error_in_one_run)
+{
+	ck_assert_ptr_null(load("bogus: 1\n" TENANT
+	    "rules:\n"
+	    "  - name: bg\n"
+	    "    threshold: { operator: gt, value: 0 }\n"
+	    "    actions: [nobody]\n"
+	    "    severity: 9\n"
+	    "    period: soon\n"
+	    NOTIFIER "    extra: 1\n"));
+	expect_error(1, 1, "unknown key 'bogus'");
+	expect_error(17, 17, "actions: no notifier is named 'nobody'");
+	expect_error(18, 15, "severity: must be 0 (Critical) to 4 (Verbose)");
+	expect_error(19, 13, "period: 'soon' is not a duration: a duration is "
+	    "a whole number followed by s, m, h or d");
+	expect_error(27, 5, "unknown key 'extra'");
+	ck_assert_uint_eq(errs.n, 5);
+}
+END_TEST
+
+START_TEST(syntax_error_position)
+{
+	ck_assert_ptr_null(load("tenants:\n  - name: [unclosed\n"));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_msg(strstr(errs.v[0], "g.yaml:3:1: ") != NULL, "%s",
+	    errs.v[0]);
+}
+END_TEST
+
+START_TEST(missing_keys)
+{
+	ck_assert_ptr_null(load(TENANT
+	    "rules:\n"
+	    "  - name: bg\n"
+	    "    actions: [mail]\n"
+	    NOTIFIER));
+	expect_error(14, 5, "missing key 'threshold'");
+	ck_assert_ptr_null(load(TENANT RULE));
+	/* No notifiers: the action names nothing. */
+	expect_error(16, 15, "actions: no notifier is named 'mail'");
+}
+END_TEST
+
+START_TEST(unsupported_features)
+{
+	ck_assert_ptr_null(load("metrics: { listen: \"127.0.0.1:9465\" }\n"
+	    TENANT RULE "    source: graph\n    signal: audit\n"
+	    NOTIFIER
+	    "  - name: sms\n"
+	    "    type: sms\n"));
+	expect_error(1, 10, "metrics: not supported in this build");
+	expect_error(18, 13, "source: graph is not supported in this build");
+	expect_error(19, 13, "signal: audit is not supported in this build");
+	expect_error(28, 11, "type: notifier type 'sms' is not supported in "
+	    "this build");
+}
+END_TEST
+
+START_TEST(cleartext_only_to_loopback)
+{
+	ck_assert_ptr_null(load(
+	    "tenants:\n"
+	    "  - name: contoso\n"
+	    "    tenant_id: 00000000-0000-0000-0000-0000000000AA\n"
+	    "    cloud: custom\n"
+	    "    endpoints: { login: \"http://login.example\", "
+	    "log_analytics: \"http://127.0.0.1:2\" }\n"
+	    "    credentials:\n"
+	    "      client_id: 11111111-1111-1111-1111-111111111111\n"
+	    "      client_secret_file: ${CREDENTIALS_DIRECTORY}/secret\n"
+	    "    log_analytics: { workspace_id: "
+	    "22222222-2222-2222-2222-222222222222 }\n"
+	    "    break_glass: [{ object_id: 33333333-3333-3333-3333-333333333333 }]\n"
+	    RULE NOTIFIER));
+	expect_error(5, 25, "cleartext http:// is allowed only to a loopback "
+	    "host (127.0.0.0/8, ::1, localhost)");
+	ck_assert_uint_eq(errs.n, 1);
+}
+END_TEST
+
+START_TEST(subject_template_errors)
+{
+	ck_assert_ptr_null(load(TENANT RULE
+	    "    subject: \"[{sev}] {nope} {upn}\"\n" NOTIFIER));
+	ck_assert_uint_eq(errs.n, 1);
+	/* The column points at the unknown placeholder inside the quotes. */
+	ck_assert_msg(strstr(errs.v[0], "g.yaml:17:22: subject: ") != NULL,
+	    "%s", errs.v[0]);
+}
+END_TEST
+
+START_TEST(duplicate_names_and_accounts)
+{
+	ck_assert_ptr_null(load(TENANT RULE
+	    "  - name: bg\n"
+	    "    threshold: { operator: gt, value: 0 }\n"
+	    "    actions: [mail]\n"
+	    "    accounts: [nobody@contoso.onmicrosoft.com]\n"
+	    NOTIFIER));
+	expect_error(17, 11, "rule name 'bg' is used twice");
+	expect_error(20, 16, "accounts: 'nobody@contoso.onmicrosoft.com' is "
+	    "not a break_glass account of tenant 'contoso'");
+}
+END_TEST
+
+START_TEST(email_tls_rules)
+{
+	ck_assert_ptr_null(load(TENANT RULE
+	    "notifiers:\n"
+	    "  - name: mail\n"
+	    "    type: email\n"
+	    "    url: smtp://mail.example.org:25\n"
+	    "    tls: none\n"
+	    "    from: gw@example.org\n"
+	    "    to: [soc@example.org]\n"));
+	ck_assert_uint_ge(errs.n, 1);
+	ck_assert_msg(strstr(errs.v[0], "g.yaml:21:10: ") != NULL, "%s",
+	    errs.v[0]);
+}
+END_TEST
+
+START_TEST(example_file_is_valid)
+{
+	struct config *c;
+
+	write_file("contoso", "x\n", 0600);
+	write_file("smtp", "x\n", 0400);
+	config_errors_clear(&errs);
+	c = config_load(GW_SOURCE_ROOT "/config/glasswatch.yaml.example",
+	    &errs);
+	ck_assert_msg(c != NULL, "example: %s", errs.n ? errs.v[0] : "");
+	config_free(c);
+}
+END_TEST
+
+START_TEST(demo_file_is_valid)
+{
+	struct config *c;
+
+	write_file("demo-client-secret", "x\n", 0600);
+	write_file("ca.pem", "x\n", 0644);
+	config_errors_clear(&errs);
+	c = config_load(GW_SOURCE_ROOT "/config/demo.yaml", &errs);
+	ck_assert_msg(c != NULL, "demo: %s", errs.n ? errs.v[0] : "");
+	config_free(c);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("load");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, good_file_and_defaults);
+	tcase_add_test(tc, public_cloud_fills_endpoints);
+	tcase_add_test(tc, state_dir_from_systemd);
+	tcase_add_test(tc, unknown_key);
+	tcase_add_test(tc, wrong_types);
+	tcase_add_test(tc, bad_durations);
+	tcase_add_test(tc, zero_frequency_refused);
+	tcase_add_test(tc, bad_guid);
+	tcase_add_test(tc, frequency_longer_than_period);
+	tcase_add_test(tc, severity_out_of_range);
+	tcase_add_test(tc, action_names_no_notifier);
+	tcase_add_test(tc, secret_file_readable_by_others);
+	tcase_add_test(tc, credentials_directory_unset);
+	tcase_add_test(tc, every_error_in_one_run);
+	tcase_add_test(tc, syntax_error_position);
+	tcase_add_test(tc, missing_keys);
+	tcase_add_test(tc, unsupported_features);
+	tcase_add_test(tc, cleartext_only_to_loopback);
+	tcase_add_test(tc, subject_template_errors);
+	tcase_add_test(tc, duplicate_names_and_accounts);
+	tcase_add_test(tc, email_tls_rules);
+	tcase_add_test(tc, example_file_is_valid);
+	tcase_add_test(tc, demo_file_is_valid);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	config_errors_clear(&errs);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
