@@ -38,9 +38,16 @@ void		 alert_add_record(struct alert *, struct record *); /* owns */
 void		 alert_free(struct alert *);
 const char	*alert_kind_name(enum alert_kind);
 int		 alert_kind_from_name(const char *, enum alert_kind *);
-/* The plain-text body: the rule, severity, tenant, then each record
- * (time, UPN, object ID, IP, location, app, result, correlation ID).
- * Caller frees. */
+/* "Critical", "Error", "Warning", "Informational", "Verbose" for 0..4. */
+const char	*alert_severity_name(int severity);
+/* One line saying what happened ("Break-glass account X signed in"), the
+ * first line of the text body; control characters become spaces. Caller
+ * frees. */
+char		*alert_headline(const struct alert *);
+/* The plain-text body (LF line ends): the headline, the rule, severity,
+ * tenant, alert id, then each record (time, UPN, object ID, IP, location,
+ * app, result, correlation ID, record ID). Values stay on their line and
+ * are otherwise not escaped. Caller frees. */
 char		*alert_text_body(const struct alert *);
 
 #endif
