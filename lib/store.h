@@ -12,6 +12,7 @@
 #include "record.h"
 
 struct store;
+struct strlist;
 
 #define STORE_FILE	"glasswatch.db"
 
@@ -148,6 +149,7 @@ struct delivery_row {
 	char			*last_error;
 };
 
+/* Returns 1 added, 0 when the row was already there. */
 int	store_delivery_insert(struct store *, const char *alert_id,
 	    const char *notifier, const char *recipient, int64_t now_us);
 /* Pending rows with next_us <= now_us, soonest first, at most limit. */
@@ -165,6 +167,27 @@ int	store_deliveries_reset_sending(struct store *);
 int	store_delivery_count(struct store *, const char *notifier,
 	    enum delivery_state, long *count);
 void	delivery_rows_free(struct delivery_row *, size_t);
+/* store_deliveries_due and store_delivery_next_due for one notifier (the
+ * outbox runs each notifier on its own, so rows waiting for a notifier
+ * that is not running, or is full, hold up no other). */
+int	store_deliveries_due_for(struct store *, const char *notifier,
+	    int64_t now_us, size_t limit, struct delivery_row **out,
+	    size_t *n);
+int	store_delivery_next_due_for(struct store *, const char *notifier,
+	    int64_t *next_us);
+/* Pending rows of a notifier created at or before created_before_us,
+ * oldest first (expiring rows of a notifier that is gone). */
+int	store_deliveries_stale(struct store *, const char *notifier,
+	    int64_t created_before_us, size_t limit,
+	    struct delivery_row **out, size_t *n);
+/* Names of the notifiers with pending or sending rows, appended to out. */
+int	store_delivery_notifiers(struct store *, struct strlist *out);
+/* History: one row per finished send, numbered from 1 per delivery;
+ * result is "ok", "retry", "drop" or "expired". The delivery row must
+ * exist. */
+int	store_delivery_attempt(struct store *, const char *alert_id,
+	    const char *notifier, const char *recipient, int64_t at_us,
+	    const char *result, const char *error);
 
 /* --- history --------------------------------------------------------- */
 /* Deletes records, marks, alerts and finished deliveries older than

@@ -1,0 +1,776 @@
+/* The delivery core (outbox.h, notifier.h). Notifiers render, send and
+ * classify; this file decides what happens next and writes it down.
+ *
+ * A delivery row moves pending -> sending -> delivered | failed | expired,
+ * or back to pending with a later next_us. Every move is committed before
+ * anything depends on it: a row is marked sending before the notifier
+ * sees it, and a restart turns rows left sending back into pending, so a
+ * crash mid-send means a second send, never none (at-least-once).
+ *
+ * One libevent timer wakes at the earliest next_us of a notifier that has
+ * room. Each notifier is run on its own (its due rows, at most
+ * OUTBOX_PER_NOTIFIER in flight), so rows waiting for a notifier that is
+ * not running, or is slow, never hold up the others. Finished sends are
+ * freed on the next loop turn: delivery_done is called from inside the
+ * notifier, which must be able to return into its own code. */
+#include <sys/queue.h>
+#include <sys/random.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "alert.h"
+#include "config.h"
+#include "log.h"
+#include "notifier.h"
+#include "outbox.h"
+#include "store.h"
+#include "strlist.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+#define OUTBOX_PER_NOTIFIER	4	/* sends in flight per notifier */
+#define OUTBOX_MAX_INFLIGHT	32	/* and in all */
+#define OUTBOX_MIN_DELAY	USEC_PER_SEC	/* never retry sooner */
+/* Rows of a notifier that is no longer configured expire this long after
+ * they were queued (its own retry.expire_after went with it; this is the
+ * documented default). */
+#define OUTBOX_ORPHAN_EXPIRE	(INT64_C(24) * 3600 * USEC_PER_SEC)
+#define OUTBOX_ORPHAN_BATCH	64
+#define OUTBOX_SWEEP_EVERY	(60 * USEC_PER_SEC)
+#define OUTBOX_ERROR_PAUSE	(5 * USEC_PER_SEC)	/* after a store error */
+/* Sleep at most this long, so a wall-clock step (next_us is wall time)
+ * delays a retry by a minute at worst. */
+#define OUTBOX_MAX_SLEEP	(60 * USEC_PER_SEC)
+
+/* An alert loaded for its sends, shared while any is in flight. */
+struct outbox_alert {
+	char				*id;
+	struct alert			*alert;
+	int				 refs;
+	struct outbox			*ob;	/* NULL once detached */
+	LIST_ENTRY(outbox_alert)	 entry;
+};
+LIST_HEAD(outbox_alerts, outbox_alert);
+
+/* One send in flight: the struct delivery handed to the notifier, and
+ * what the core needs to decide the outcome. */
+struct outbox_send {
+	struct delivery			 d;	/* d.core points here */
+	struct outbox			*ob;	/* NULL once the outbox is gone */
+	struct event_base		*base;
+	struct outbox_alert		*alert;
+	struct retry_config		 retry;
+	int64_t				 created_us;
+	int64_t				 next_us;
+	int				 done;
+	TAILQ_ENTRY(outbox_send)	 entry;
+};
+TAILQ_HEAD(outbox_sends, outbox_send);
+
+struct outbox {
+	struct event_base	*base;
+	struct store		*store;
+	struct event		*timer;		/* the next run */
+	struct event		*reap;		/* frees finished sends */
+
+	struct notifier		**notifiers;	/* the running set */
+	size_t			  nnotifiers;
+	int			  have_notifiers; /* set once at least */
+
+	struct outbox_sends	  inflight;
+	size_t			  ninflight;
+	struct outbox_sends	  finished;	/* to free on the next turn */
+	struct outbox_alerts	  alerts;
+
+	struct strlist		  missing;	/* names logged as not running */
+	int			  have_orphans;
+	int64_t			  next_sweep;
+	int64_t			  pause_until;	/* after a store error */
+	int			  draining;
+
+	void			(*change_cb)(void *);
+	void			 *change_arg;
+};
+
+static void	outbox_run(struct outbox *);
+static void	outbox_schedule(struct outbox *, int64_t);
+
+/* --- randomness and backoff ------------------------------------------ */
+
+static uint64_t
+outbox_random(void)
+{
+	static uint64_t fallback;
+	uint64_t v, z;
+	ssize_t n;
+
+	do {
+		n = getrandom(&v, sizeof v, 0);
+	} while (n == -1 && errno == EINTR);
+	if (n == (ssize_t)sizeof v)
+		return v;
+	/* No getrandom (old kernel): the jitter only spreads retries, it
+	 * protects no secret; splitmix64 over the clock will do. */
+	fallback += UINT64_C(0x9e3779b97f4a7c15) + (uint64_t)time_mono_us();
+	z = fallback;
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+/* Exponential backoff with full jitter: uniform in [0, min(max, initial *
+ * 2^attempts)] microseconds, but at least OUTBOX_MIN_DELAY. attempts is
+ * the number of earlier failures that were retried. */
+static int64_t
+outbox_backoff(const struct retry_config *rc, int attempts)
+{
+	int64_t cap, max, delay;
+
+	cap = rc->initial > 0 ? rc->initial * USEC_PER_SEC : 0;
+	max = rc->max > 0 ? rc->max * USEC_PER_SEC : 0;
+	for (int i = 0; i < attempts && cap < max; i++) {
+		if (cap > INT64_MAX / 2) {
+			cap = max;
+			break;
+		}
+		cap *= 2;
+	}
+	if (cap > max)
+		cap = max;
+	delay = cap > 0 ? (int64_t)(outbox_random() % ((uint64_t)cap + 1)) :
+	    0;
+	return delay < OUTBOX_MIN_DELAY ? OUTBOX_MIN_DELAY : delay;
+}
+
+/* --- the running notifiers ------------------------------------------- */
+
+static struct notifier *
+outbox_find(struct outbox *ob, const char *name)
+{
+	for (size_t i = 0; i < ob->nnotifiers; i++)
+		if (strcmp(ob->notifiers[i]->cfg->name, name) == 0)
+			return ob->notifiers[i];
+	return NULL;
+}
+
+/* Sends in flight through notifiers of that name (a reload may leave an
+ * old one finishing beside the new one). */
+static size_t
+outbox_busy(struct outbox *ob, const char *name)
+{
+	struct outbox_send *s;
+	size_t n = 0;
+
+	TAILQ_FOREACH(s, &ob->inflight, entry)
+		if (strcmp(s->d.notifier_name, name) == 0)
+			n++;
+	return n;
+}
+
+/* How many more sends the notifier may start now. */
+static size_t
+outbox_room(struct outbox *ob, const char *name)
+{
+	size_t busy, room;
+
+	if (ob->ninflight >= OUTBOX_MAX_INFLIGHT)
+		return 0;
+	busy = outbox_busy(ob, name);
+	if (busy >= OUTBOX_PER_NOTIFIER)
+		return 0;
+	room = OUTBOX_PER_NOTIFIER - busy;
+	if (room > OUTBOX_MAX_INFLIGHT - ob->ninflight)
+		room = OUTBOX_MAX_INFLIGHT - ob->ninflight;
+	return room;
+}
+
+/* --- alerts in flight ------------------------------------------------ */
+
+/* The alert, loaded once for all its sends in flight. Returns NULL with
+ * *found 0 when it is not stored, -1 on a store error. */
+static struct outbox_alert *
+outbox_alert_get(struct outbox *ob, const char *id, int *found)
+{
+	struct outbox_alert *e;
+	struct alert *a;
+	int rc;
+
+	LIST_FOREACH(e, &ob->alerts, entry) {
+		if (strcmp(e->id, id) == 0) {
+			e->refs++;
+			*found = 1;
+			return e;
+		}
+	}
+	if ((rc = store_alert_load(ob->store, id, &a)) != 1) {
+		*found = rc;
+		return NULL;
+	}
+	e = xcalloc(1, sizeof *e);
+	e->id = xstrdup(id);
+	e->alert = a;
+	e->refs = 1;
+	e->ob = ob;
+	LIST_INSERT_HEAD(&ob->alerts, e, entry);
+	*found = 1;
+	return e;
+}
+
+static void
+outbox_alert_release(struct outbox_alert *e)
+{
+	if (e == NULL || --e->refs > 0)
+		return;
+	if (e->ob != NULL)
+		LIST_REMOVE(e, entry);
+	alert_free(e->alert);
+	free(e->id);
+	free(e);
+}
+
+/* --- sends ----------------------------------------------------------- */
+
+static void
+outbox_send_free(struct outbox_send *s)
+{
+	notifier_unref(s->d.notifier);
+	outbox_alert_release(s->alert);
+	free(s->d.alert_id);
+	free(s->d.notifier_name);
+	free(s->d.recipient);
+	free(s);
+}
+
+static void
+outbox_send_free_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	outbox_send_free(arg);
+}
+
+/*
+ * The hook for a delivery that will never be made: it failed permanently
+ * or expired. DESIGN.md "Delivery": this raises a Sev-1 system alert and
+ * starts the notifier's fallback (a later issue); for now it says so at
+ * crit, which the journal and any log shipper keep.
+ */
+static void
+outbox_permanent_failure(struct outbox *ob, const char *alert_id,
+    const char *notifier, const char *recipient, enum delivery_state state,
+    int attempts, const char *why)
+{
+	(void)ob;
+	if (state == DELIVERY_EXPIRED)
+		log_crit("delivery of alert %s via %s to %s expired after %d "
+		    "retr%s: %s", alert_id, notifier, recipient, attempts,
+		    attempts == 1 ? "y" : "ies", why != NULL ? why : "-");
+	else
+		log_crit("delivery of alert %s via %s to %s failed "
+		    "permanently: %s", alert_id, notifier, recipient,
+		    why != NULL ? why : "-");
+}
+
+/* Write the outcome of a send: its row and its line of history, in one
+ * transaction. */
+static void
+outbox_record(struct outbox *ob, struct outbox_send *s,
+    enum deliver_result result, const char *why)
+{
+	struct delivery *d = &s->d;
+	enum delivery_state state;
+	const char *what, *error = why;
+	int64_t now, deadline, delay = 0, next = s->next_us;
+	int attempts = d->attempts, own;
+
+	now = time_now_us();
+	deadline = s->created_us + s->retry.expire_after * USEC_PER_SEC;
+	switch (result) {
+	case DELIVER_OK:
+		state = DELIVERY_DELIVERED;
+		what = "ok";
+		error = NULL;
+		break;
+	case DELIVER_DROP:
+		state = DELIVERY_FAILED;
+		what = "drop";
+		break;
+	default:
+		if (result != DELIVER_RETRY)
+			log_warnx("delivery of alert %s via %s: unknown "
+			    "result %d, retrying", d->alert_id,
+			    d->notifier_name, (int)result);
+		attempts++;
+		if (now >= deadline) {
+			state = DELIVERY_EXPIRED;
+			what = "expired";
+			break;
+		}
+		state = DELIVERY_PENDING;
+		what = "retry";
+		if (d->retry_after >= 0) {
+			/* The server asked: honour it even above retry.max,
+			 * but not past the expiry. */
+			delay = d->retry_after > INT64_MAX / USEC_PER_SEC ?
+			    INT64_MAX / 2 : d->retry_after * USEC_PER_SEC;
+			if (delay < OUTBOX_MIN_DELAY)
+				delay = OUTBOX_MIN_DELAY;
+		} else
+			delay = outbox_backoff(&s->retry, d->attempts);
+		next = delay > deadline - now ? deadline : now + delay;
+		break;
+	}
+
+	own = store_begin(ob->store) == 0;
+	if (store_delivery_update(ob->store, d->alert_id, d->notifier_name,
+	    d->recipient, state, attempts, next, error, now) == -1 ||
+	    store_delivery_attempt(ob->store, d->alert_id, d->notifier_name,
+	    d->recipient, now, what, why) == -1 ||
+	    (own && store_commit(ob->store) == -1)) {
+		if (own)
+			store_rollback(ob->store);
+		log_crit("delivery of alert %s via %s to %s: its outcome (%s) "
+		    "could not be stored; it stays in the outbox as sending "
+		    "and is sent again after a restart", d->alert_id,
+		    d->notifier_name, d->recipient, what);
+		return;
+	}
+
+	switch (state) {
+	case DELIVERY_DELIVERED:
+		log_info("alert %s delivered via %s to %s", d->alert_id,
+		    d->notifier_name, d->recipient);
+		break;
+	case DELIVERY_PENDING:
+		log_warnx("delivery of alert %s via %s to %s failed (retry "
+		    "%d), next try in %llds%s: %s", d->alert_id,
+		    d->notifier_name, d->recipient, attempts,
+		    (long long)((next - now + USEC_PER_SEC / 2) /
+		    USEC_PER_SEC), d->retry_after >= 0 ? " as the server "
+		    "asked" : "", why != NULL ? why : "-");
+		break;
+	default:
+		outbox_permanent_failure(ob, d->alert_id, d->notifier_name,
+		    d->recipient, state, attempts, why);
+		break;
+	}
+}
+
+void
+delivery_done(struct delivery *d, enum deliver_result result,
+    const char *why)
+{
+	struct outbox_send *s = d->core;
+	struct outbox *ob;
+	struct timeval zero = { 0, 0 };
+
+	if (s == NULL || s->done) {
+		log_warnx("delivery of alert %s via %s: finished twice; "
+		    "ignored", d->alert_id, d->notifier_name);
+		return;
+	}
+	s->done = 1;
+	if ((ob = s->ob) == NULL) {
+		/* The outbox is gone (shutdown): the row stays sending and
+		 * is sent again after the restart. */
+		log_info("delivery of alert %s via %s to %s finished after "
+		    "shutdown; not recorded", d->alert_id, d->notifier_name,
+		    d->recipient);
+		if (event_base_once(s->base, -1, EV_TIMEOUT,
+		    outbox_send_free_cb, s, &zero) == -1)
+			log_warnx("delivery of alert %s: cannot schedule its "
+			    "cleanup", d->alert_id);
+		return;
+	}
+
+	outbox_record(ob, s, result, why);
+	TAILQ_REMOVE(&ob->inflight, s, entry);
+	ob->ninflight--;
+	TAILQ_INSERT_TAIL(&ob->finished, s, entry);
+	event_active(ob->reap, EV_TIMEOUT, 0);
+}
+
+static void
+outbox_reap_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct outbox *ob = arg;
+	struct outbox_send *s;
+
+	(void)fd;
+	(void)events;
+	while ((s = TAILQ_FIRST(&ob->finished)) != NULL) {
+		TAILQ_REMOVE(&ob->finished, s, entry);
+		outbox_send_free(s);
+	}
+	/* A slot is free, and a retry may be due earlier than the timer. */
+	outbox_kick(ob);
+	if (ob->change_cb != NULL)
+		ob->change_cb(ob->change_arg);
+}
+
+/* Start one send. Returns -1 on a store error (the row stays pending). */
+static int
+outbox_start(struct outbox *ob, struct notifier *n,
+    const struct delivery_row *row, int64_t now)
+{
+	struct outbox_alert *e;
+	struct outbox_send *s;
+	int found;
+
+	if ((e = outbox_alert_get(ob, row->alert_id, &found)) == NULL) {
+		if (found == -1)
+			return -1;
+		/* Cannot happen (a foreign key holds the alert), but a
+		 * row that can never be sent must not wait forever. */
+		if (store_delivery_update(ob->store, row->alert_id,
+		    row->notifier, row->recipient, DELIVERY_FAILED,
+		    row->attempts, row->next_us, "alert not found", now) == -1)
+			return -1;
+		outbox_permanent_failure(ob, row->alert_id, row->notifier,
+		    row->recipient, DELIVERY_FAILED, row->attempts,
+		    "alert not found in the store");
+		return 0;
+	}
+	if (store_delivery_update(ob->store, row->alert_id, row->notifier,
+	    row->recipient, DELIVERY_SENDING, row->attempts, row->next_us,
+	    row->last_error, now) == -1) {
+		outbox_alert_release(e);
+		return -1;
+	}
+
+	s = xcalloc(1, sizeof *s);
+	s->ob = ob;
+	s->base = ob->base;
+	s->alert = e;
+	s->retry = n->cfg->retry;
+	s->created_us = row->created_us;
+	s->next_us = row->next_us;
+	s->d.alert_id = xstrdup(row->alert_id);
+	s->d.notifier_name = xstrdup(row->notifier);
+	s->d.recipient = xstrdup(row->recipient);
+	s->d.attempts = row->attempts;
+	s->d.alert = e->alert;
+	s->d.notifier = n;
+	s->d.retry_after = -1;
+	s->d.core = s;
+	notifier_ref(n);
+	TAILQ_INSERT_TAIL(&ob->inflight, s, entry);
+	ob->ninflight++;
+
+	log_debug("sending alert %s via %s to %s (retry %d)", row->alert_id,
+	    row->notifier, row->recipient, row->attempts);
+	/* -1 means delivery_done has run already: nothing more to do. */
+	n->ops->send(n, &s->d);
+	return 0;
+}
+
+/* Rows waiting for a notifier that is not running: say so once per name,
+ * and expire those past OUTBOX_ORPHAN_EXPIRE. */
+static void
+outbox_sweep(struct outbox *ob, int64_t now)
+{
+	struct strlist names = { NULL, 0 };
+	struct delivery_row *rows;
+	size_t nrows;
+	long pending;
+
+	ob->next_sweep = now + OUTBOX_SWEEP_EVERY;
+	ob->have_orphans = 0;
+	if (!ob->have_notifiers)
+		return;
+	if (store_delivery_notifiers(ob->store, &names) == -1) {
+		ob->have_orphans = 1;	/* look again at the next sweep */
+		return;
+	}
+	for (size_t i = 0; i < names.n; i++) {
+		const char *name = names.v[i];
+
+		if (outbox_find(ob, name) != NULL)
+			continue;
+		ob->have_orphans = 1;
+		if (!strlist_contains(&ob->missing, name)) {
+			strlist_add(&ob->missing, name);
+			if (store_delivery_count(ob->store, name,
+			    DELIVERY_PENDING, &pending) == 0 && pending > 0)
+				log_warnx("%ld deliver%s wait%s for notifier "
+				    "%s, which is not running; they stay "
+				    "pending and expire 24h after their alert",
+				    pending, pending == 1 ? "y" : "ies",
+				    pending == 1 ? "s" : "", name);
+		}
+		if (store_deliveries_stale(ob->store, name,
+		    now - OUTBOX_ORPHAN_EXPIRE, OUTBOX_ORPHAN_BATCH, &rows,
+		    &nrows) == -1)
+			continue;
+		for (size_t j = 0; j < nrows; j++) {
+			if (store_delivery_update(ob->store, rows[j].alert_id,
+			    rows[j].notifier, rows[j].recipient,
+			    DELIVERY_EXPIRED, rows[j].attempts,
+			    rows[j].next_us, "notifier not configured",
+			    now) == -1)
+				break;
+			outbox_permanent_failure(ob, rows[j].alert_id,
+			    rows[j].notifier, rows[j].recipient,
+			    DELIVERY_EXPIRED, rows[j].attempts,
+			    "the notifier is no longer configured");
+		}
+		delivery_rows_free(rows, nrows);
+	}
+	strlist_clear(&names);
+}
+
+/* Arm the timer for the earliest row that could start. */
+static void
+outbox_schedule(struct outbox *ob, int64_t now)
+{
+	struct timeval tv;
+	int64_t best = INT64_MAX, next, delay;
+	const char *name;
+	int rc;
+
+	if (ob->draining) {
+		evtimer_del(ob->timer);
+		return;
+	}
+	for (size_t i = 0; i < ob->nnotifiers; i++) {
+		name = ob->notifiers[i]->cfg->name;
+		/* A full notifier is looked at again when a send ends. */
+		if (outbox_room(ob, name) == 0)
+			continue;
+		rc = store_delivery_next_due_for(ob->store, name, &next);
+		if (rc == -1) {
+			next = now + OUTBOX_ERROR_PAUSE;
+			rc = 1;
+		}
+		if (rc == 1 && next < best)
+			best = next;
+	}
+	if (ob->have_orphans && ob->next_sweep < best)
+		best = ob->next_sweep;
+	if (best == INT64_MAX) {
+		evtimer_del(ob->timer);
+		return;
+	}
+	if (best < ob->pause_until)
+		best = ob->pause_until;
+	delay = best - now;
+	if (delay < 0)
+		delay = 0;
+	if (delay > OUTBOX_MAX_SLEEP)
+		delay = OUTBOX_MAX_SLEEP;
+	tv.tv_sec = (time_t)(delay / USEC_PER_SEC);
+	tv.tv_usec = (suseconds_t)(delay % USEC_PER_SEC);
+	evtimer_add(ob->timer, &tv);
+}
+
+/* Start what is due, notifier by notifier, as room allows. */
+static void
+outbox_run(struct outbox *ob)
+{
+	struct delivery_row *rows;
+	struct notifier *n;
+	size_t nrows, room;
+	int64_t now;
+	int failed = 0;
+
+	if (ob->draining)
+		return;
+	now = time_now_us();
+	if (now < ob->pause_until) {
+		outbox_schedule(ob, now);
+		return;
+	}
+	for (size_t i = 0; i < ob->nnotifiers && !failed; i++) {
+		n = ob->notifiers[i];
+		if ((room = outbox_room(ob, n->cfg->name)) == 0)
+			continue;
+		if (store_deliveries_due_for(ob->store, n->cfg->name, now,
+		    room, &rows, &nrows) == -1) {
+			failed = 1;
+			break;
+		}
+		for (size_t j = 0; j < nrows && !ob->draining; j++) {
+			if (outbox_start(ob, n, &rows[j], now) == -1) {
+				failed = 1;
+				break;
+			}
+		}
+		delivery_rows_free(rows, nrows);
+	}
+	if (failed) {
+		log_warnx("outbox: store error; trying again in %llds",
+		    (long long)(OUTBOX_ERROR_PAUSE / USEC_PER_SEC));
+		ob->pause_until = now + OUTBOX_ERROR_PAUSE;
+	}
+	if (now >= ob->next_sweep)
+		outbox_sweep(ob, now);
+	outbox_schedule(ob, time_now_us());
+}
+
+static void
+outbox_timer_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	outbox_run(arg);
+}
+
+/* --- the interface --------------------------------------------------- */
+
+struct outbox *
+outbox_new(struct event_base *base, struct store *store)
+{
+	struct outbox *ob;
+
+	ob = xcalloc(1, sizeof *ob);
+	ob->base = base;
+	ob->store = store;
+	TAILQ_INIT(&ob->inflight);
+	TAILQ_INIT(&ob->finished);
+	LIST_INIT(&ob->alerts);
+	if ((ob->timer = evtimer_new(base, outbox_timer_cb, ob)) == NULL ||
+	    (ob->reap = event_new(base, -1, 0, outbox_reap_cb, ob)) == NULL)
+		fatalx("outbox: cannot create events");
+	/* Rows a crash left sending were maybe sent, maybe not: send them
+	 * again (at-least-once; receivers de-duplicate on the alert id). */
+	store_deliveries_reset_sending(store);
+	return ob;
+}
+
+void
+outbox_free(struct outbox *ob)
+{
+	struct outbox_send *s;
+	struct outbox_alert *e;
+
+	if (ob == NULL)
+		return;
+	event_free(ob->timer);
+	event_free(ob->reap);
+	while ((s = TAILQ_FIRST(&ob->finished)) != NULL) {
+		TAILQ_REMOVE(&ob->finished, s, entry);
+		outbox_send_free(s);
+	}
+	if (ob->ninflight > 0)
+		log_warnx("outbox: %zu deliver%s still in flight at shutdown; "
+		    "sent again after the restart", ob->ninflight,
+		    ob->ninflight == 1 ? "y" : "ies");
+	/* Sends still in flight outlive the outbox: their delivery_done
+	 * only frees them. */
+	while ((s = TAILQ_FIRST(&ob->inflight)) != NULL) {
+		TAILQ_REMOVE(&ob->inflight, s, entry);
+		s->ob = NULL;
+	}
+	while ((e = LIST_FIRST(&ob->alerts)) != NULL) {
+		LIST_REMOVE(e, entry);
+		e->ob = NULL;
+	}
+	for (size_t i = 0; i < ob->nnotifiers; i++)
+		notifier_unref(ob->notifiers[i]);
+	free(ob->notifiers);
+	strlist_clear(&ob->missing);
+	free(ob);
+}
+
+void
+outbox_set_notifiers(struct outbox *ob, struct notifier **v, size_t n)
+{
+	struct strlist missing = { NULL, 0 };
+	struct notifier **old = ob->notifiers;
+	size_t nold = ob->nnotifiers;
+
+	/* Take the new references before dropping the old: a notifier in
+	 * both sets must not reach zero in between. */
+	ob->notifiers = n > 0 ? xreallocarray(NULL, n, sizeof *v) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		notifier_ref(v[i]);
+		ob->notifiers[i] = v[i];
+	}
+	ob->nnotifiers = n;
+	for (size_t i = 0; i < nold; i++)
+		notifier_unref(old[i]);
+	free(old);
+
+	/* A name that is back gets logged again if it goes again. */
+	for (size_t i = 0; i < ob->missing.n; i++)
+		if (outbox_find(ob, ob->missing.v[i]) == NULL)
+			strlist_add(&missing, ob->missing.v[i]);
+	strlist_clear(&ob->missing);
+	ob->missing = missing;
+
+	ob->have_notifiers = 1;
+	ob->next_sweep = 0;
+	outbox_kick(ob);
+}
+
+int
+outbox_enqueue(struct outbox *ob, const struct alert *a,
+    const struct strlist *actions)
+{
+	struct strlist rcpt;
+	struct notifier *n;
+	int64_t now = time_now_us();
+	int added = 0, rc;
+
+	for (size_t i = 0; i < actions->n; i++) {
+		if ((n = outbox_find(ob, actions->v[i])) == NULL) {
+			log_warnx("alert %s: notifier %s is not running; no "
+			    "delivery through it", a->id, actions->v[i]);
+			continue;
+		}
+		rcpt.v = NULL;
+		rcpt.n = 0;
+		if (n->ops->recipients != NULL)
+			n->ops->recipients(n->cfg->conf, &rcpt);
+		else
+			strlist_add(&rcpt, "-");	/* one destination */
+		if (rcpt.n == 0)
+			log_warnx("alert %s: notifier %s has no recipients",
+			    a->id, actions->v[i]);
+		for (size_t j = 0; j < rcpt.n; j++) {
+			rc = store_delivery_insert(ob->store, a->id,
+			    actions->v[i], rcpt.v[j], now);
+			if (rc == -1) {
+				strlist_clear(&rcpt);
+				return -1;
+			}
+			added += rc;
+		}
+		strlist_clear(&rcpt);
+	}
+	return added;
+}
+
+void
+outbox_kick(struct outbox *ob)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (!ob->draining)
+		evtimer_add(ob->timer, &tv);
+}
+
+size_t
+outbox_inflight(const struct outbox *ob)
+{
+	return ob->ninflight;
+}
+
+void
+outbox_drain(struct outbox *ob)
+{
+	ob->draining = 1;
+	evtimer_del(ob->timer);
+}
+
+void
+outbox_on_change(struct outbox *ob, void (*cb)(void *), void *arg)
+{
+	ob->change_cb = cb;
+	ob->change_arg = arg;
+}
