@@ -153,11 +153,12 @@ tenant_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 		cfg_error(cfg, ep, "endpoints are set by the cloud; use "
 		    "cloud: custom to give them");
 	if (t->cloud == CLOUD_CUSTOM) {
-		if (t->endpoints.login == NULL)
+		/* A given but invalid endpoint was reported already. */
+		if (cfg_value(cfg, ep, "login") == NULL)
 			cfg_error(cfg, ep != NULL ? ep : map, "cloud: custom "
 			    "needs endpoints.login");
 		if (t->log_analytics.enabled &&
-		    t->endpoints.log_analytics == NULL)
+		    cfg_value(cfg, ep, "log_analytics") == NULL)
 			cfg_error(cfg, ep != NULL ? ep : map, "cloud: custom "
 			    "needs endpoints.log_analytics");
 	} else {

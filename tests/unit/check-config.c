@@ -148,7 +148,7 @@ START_TEST(public_cloud_fills_endpoints)
 	    "  - name: t\n"
 	    "    tenant_id: 00000000-0000-0000-0000-000000000000\n"
 	    "    credentials: { client_id: 11111111-1111-1111-1111-111111111111,"
-	    " client_secret_file: ${CREDENTIALS_DIRECTORY}/secret }\n"
+	    " client_secret_file: \"${CREDENTIALS_DIRECTORY}/secret\" }\n"
 	    "    log_analytics: { workspace_id: "
 	    "22222222-2222-2222-2222-222222222222 }\n"
 	    "    break_glass: [{ object_id: 33333333-3333-3333-3333-333333333333 }]\n"
@@ -191,9 +191,9 @@ START_TEST(wrong_types)
 	    "    tenants: contoso\n"
 	    NOTIFIER));
 	/* RULE starts on line 13: name 14, threshold 15, actions 16. */
-	expect_error(17, 15, "severity: 'high' is not a whole number");
-	expect_error(18, 14, "enabled: expected true or false");
-	expect_error(19, 14, "tenants: expected a list");
+	expect_error(16, 15, "severity: 'high' is not a whole number");
+	expect_error(17, 14, "enabled: expected true or false");
+	expect_error(18, 14, "tenants: expected a list");
 }
 END_TEST
 
@@ -204,9 +204,9 @@ START_TEST(bad_durations)
 	    "    frequency: 10\n"
 	    "    suppress: 0s\n"
 	    NOTIFIER));
-	expect_error(17, 13, "period: '5x' is not a duration: a duration's "
+	expect_error(16, 13, "period: '5x' is not a duration: a duration's "
 	    "unit is one of s, m, h or d");
-	expect_error(18, 16, "frequency: '10' is not a duration: a duration "
+	expect_error(17, 16, "frequency: '10' is not a duration: a duration "
 	    "needs a unit: s, m, h or d");
 	ck_assert_uint_eq(errs.n, 2);
 }
@@ -215,7 +215,7 @@ END_TEST
 START_TEST(zero_frequency_refused)
 {
 	ck_assert_ptr_null(load(TENANT RULE "    frequency: 0s\n" NOTIFIER));
-	expect_error(17, 16, "frequency: must be at least 1s");
+	expect_error(16, 16, "frequency: must be at least 1s");
 }
 END_TEST
 
@@ -231,12 +231,12 @@ START_TEST(bad_guid)
 	    RULE NOTIFIER));
 	expect_error(3, 16, "tenant_id: 'not-a-guid' is not a GUID "
 	    "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
-	expect_error(4, 33, "client_id: '1111' is not a GUID "
+	expect_error(4, 31, "client_id: '1111' is not a GUID "
 	    "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
-	expect_error(6, 33, "object_id: '33333333-3333-3333-3333-33333333333' "
+	expect_error(6, 32, "object_id: '33333333-3333-3333-3333-33333333333' "
 	    "is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
 	/* client_secret_env X is not set either. */
-	expect_error(4, 58, "environment variable X is not set");
+	expect_error(4, 56, "environment variable X is not set");
 }
 END_TEST
 
@@ -246,7 +246,7 @@ START_TEST(frequency_longer_than_period)
 	    "    period: 1m\n"
 	    "    frequency: 5m\n"
 	    NOTIFIER));
-	expect_error(18, 16, "frequency: must not be longer than period");
+	expect_error(17, 16, "frequency: must not be longer than period");
 	ck_assert_uint_eq(errs.n, 1);
 }
 END_TEST
@@ -254,9 +254,9 @@ END_TEST
 START_TEST(severity_out_of_range)
 {
 	ck_assert_ptr_null(load(TENANT RULE "    severity: 5\n" NOTIFIER));
-	expect_error(17, 15, "severity: must be 0 (Critical) to 4 (Verbose)");
+	expect_error(16, 15, "severity: must be 0 (Critical) to 4 (Verbose)");
 	ck_assert_ptr_null(load(TENANT RULE "    severity: -1\n" NOTIFIER));
-	expect_error(17, 15, "severity: must be 0 (Critical) to 4 (Verbose)");
+	expect_error(16, 15, "severity: must be 0 (Critical) to 4 (Verbose)");
 }
 END_TEST
 
@@ -268,7 +268,7 @@ START_TEST(action_names_no_notifier)
 	    "    threshold: { operator: gt, value: 0 }\n"
 	    "    actions: [mail, pager]\n"
 	    NOTIFIER));
-	expect_error(16, 22, "actions: no notifier is named 'pager'");
+	expect_error(15, 21, "actions: no notifier is named 'pager'");
 	ck_assert_uint_eq(errs.n, 1);
 }
 END_TEST
@@ -282,7 +282,7 @@ START_TEST(secret_file_readable_by_others)
 	    "    password_file: ${CREDENTIALS_DIRECTORY}/open-secret\n"));
 	snprintf(want, sizeof want, "secret file %s/open-secret may be read "
 	    "by group or others (mode 0644): make it 0600 or 0400", dir);
-	expect_error(26, 20, want);
+	expect_error(24, 20, want);
 }
 END_TEST
 
@@ -290,7 +290,7 @@ START_TEST(credentials_directory_unset)
 {
 	unsetenv("CREDENTIALS_DIRECTORY");
 	ck_assert_ptr_null(load(TENANT RULE NOTIFIER));
-	expect_error(9, 27, "${CREDENTIALS_DIRECTORY} is used but not set "
+	expect_error(8, 27, "${CREDENTIALS_DIRECTORY} is used but not set "
 	    "(systemd sets it with LoadCredential=)");
 }
 END_TEST
@@ -306,11 +306,11 @@ START_TEST(every_error_in_one_run)
 	    "    period: soon\n"
 	    NOTIFIER "    extra: 1\n"));
 	expect_error(1, 1, "unknown key 'bogus'");
-	expect_error(17, 17, "actions: no notifier is named 'nobody'");
-	expect_error(18, 15, "severity: must be 0 (Critical) to 4 (Verbose)");
-	expect_error(19, 13, "period: 'soon' is not a duration: a duration is "
+	expect_error(16, 15, "actions: no notifier is named 'nobody'");
+	expect_error(17, 15, "severity: must be 0 (Critical) to 4 (Verbose)");
+	expect_error(18, 13, "period: 'soon' is not a duration: a duration is "
 	    "a whole number followed by s, m, h or d");
-	expect_error(27, 5, "unknown key 'extra'");
+	expect_error(26, 5, "unknown key 'extra'");
 	ck_assert_uint_eq(errs.n, 5);
 }
 END_TEST
@@ -331,10 +331,10 @@ START_TEST(missing_keys)
 	    "  - name: bg\n"
 	    "    actions: [mail]\n"
 	    NOTIFIER));
-	expect_error(14, 5, "missing key 'threshold'");
+	expect_error(13, 5, "missing key 'threshold'");
 	ck_assert_ptr_null(load(TENANT RULE));
 	/* No notifiers: the action names nothing. */
-	expect_error(16, 15, "actions: no notifier is named 'mail'");
+	expect_error(15, 15, "actions: no notifier is named 'mail'");
 }
 END_TEST
 
@@ -346,9 +346,9 @@ START_TEST(unsupported_features)
 	    "  - name: sms\n"
 	    "    type: sms\n"));
 	expect_error(1, 10, "metrics: not supported in this build");
-	expect_error(18, 13, "source: graph is not supported in this build");
-	expect_error(19, 13, "signal: audit is not supported in this build");
-	expect_error(28, 11, "type: notifier type 'sms' is not supported in "
+	expect_error(17, 13, "source: graph is not supported in this build");
+	expect_error(18, 13, "signal: audit is not supported in this build");
+	expect_error(27, 11, "type: notifier type 'sms' is not supported in "
 	    "this build");
 }
 END_TEST
@@ -381,7 +381,7 @@ START_TEST(subject_template_errors)
 	    "    subject: \"[{sev}] {nope} {upn}\"\n" NOTIFIER));
 	ck_assert_uint_eq(errs.n, 1);
 	/* The column points at the unknown placeholder inside the quotes. */
-	ck_assert_msg(strstr(errs.v[0], "g.yaml:17:22: subject: ") != NULL,
+	ck_assert_msg(strstr(errs.v[0], "g.yaml:16:23: subject: ") != NULL,
 	    "%s", errs.v[0]);
 }
 END_TEST
@@ -394,8 +394,8 @@ START_TEST(duplicate_names_and_accounts)
 	    "    actions: [mail]\n"
 	    "    accounts: [nobody@contoso.onmicrosoft.com]\n"
 	    NOTIFIER));
-	expect_error(17, 11, "rule name 'bg' is used twice");
-	expect_error(20, 16, "accounts: 'nobody@contoso.onmicrosoft.com' is "
+	expect_error(16, 11, "rule name 'bg' is used twice");
+	expect_error(19, 16, "accounts: 'nobody@contoso.onmicrosoft.com' is "
 	    "not a break_glass account of tenant 'contoso'");
 }
 END_TEST
@@ -411,7 +411,7 @@ START_TEST(email_tls_rules)
 	    "    from: gw@example.org\n"
 	    "    to: [soc@example.org]\n"));
 	ck_assert_uint_ge(errs.n, 1);
-	ck_assert_msg(strstr(errs.v[0], "g.yaml:21:10: ") != NULL, "%s",
+	ck_assert_msg(strstr(errs.v[0], "g.yaml:20:10: ") != NULL, "%s",
 	    errs.v[0]);
 }
 END_TEST
