@@ -197,7 +197,8 @@ la_cell_normalise(json_t *row, size_t i, enum la_type type, const char **why)
 			    json_integer_value(v));
 			n = la_check(json_string(text));
 		} else if (json_is_real(v)) {
-			snprintf(text, sizeof text, "%.17g", json_real_value(v));
+			snprintf(text, sizeof text, "%.17g",
+			    json_real_value(v));
 			n = la_check(json_string(text));
 		} else if (json_is_boolean(v))
 			n = la_check(json_string(json_is_true(v) ? "true" :
@@ -323,7 +324,8 @@ la_table_read(struct la_table *t, json_t *tab, size_t ti, char **err)
 			    "%s", ti, i, ctype == NULL ? "missing" :
 			    "not a string");
 		t->columns[i].name = json_string_value(cname);
-		t->columns[i].type = la_type_from_name(json_string_value(ctype));
+		t->columns[i].type =
+		    la_type_from_name(json_string_value(ctype));
 		if (json_object_get(t->colindex, t->columns[i].name) != NULL)
 			return la_fail(err, "tables[%zu].columns[%zu]: "
 			    "duplicate column name \"%.100s\"", ti, i,
@@ -350,8 +352,8 @@ la_table_read(struct la_table *t, json_t *tab, size_t ti, char **err)
 		for (j = 0; j < t->ncolumns; j++) {
 			if (la_cell_normalise(row, j, t->columns[j].type,
 			    &why) != 0)
-				return la_fail(err, "tables[%zu].rows[%zu][%zu] "
-				    "(%.100s, %s): %s", ti, i, j,
+				return la_fail(err, "tables[%zu].rows[%zu]"
+				    "[%zu] (%.100s, %s): %s", ti, i, j,
 				    t->columns[j].name,
 				    la_type_name(t->columns[j].type), why);
 		}

@@ -493,7 +493,8 @@ la_audit_row(const struct la_page *p, size_t row)
 	json_array_foreach(targets, i, tr) {
 		if ((id = la_member(tr, "id")) == NULL)
 			continue;
-		if (acct == NULL && (a = la_account(p->ctx->tenant, id)) != NULL)
+		if (acct == NULL &&
+		    (a = la_account(p->ctx->tenant, id)) != NULL)
 			acct = a;
 		if (tids.len > 0)
 			buf_putc(&tids, ' ');
@@ -536,7 +537,8 @@ la_audit_row(const struct la_page *p, size_t row)
 		r->initiator_id = la_lower(la_member(user, "id"));
 	} else if (app != NULL) {
 		r->initiator = la_dup(la_member(app, "displayName"));
-		r->initiator_id = la_lower(la_member(app, "servicePrincipalId"));
+		r->initiator_id = la_lower(la_member(app,
+		    "servicePrincipalId"));
 	}
 	t0 = json_array_get(targets, 0);
 	if ((r->target = la_dup(la_member(t0, "userPrincipalName"))) == NULL)
@@ -560,7 +562,9 @@ la_raw(const struct la_page *p, size_t row)
 		if (json_object_set(o, p->t.columns[i].name, v) != 0)
 			fatalx("%s: json_object_set", __func__);
 	}
-	if ((s = json_dumps(o, JSON_COMPACT)) == NULL)
+	/* 15 digits: 32.02 stays 32.02, not 32.020000000000003. */
+	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	if (s == NULL)
 		fatalx("%s: json_dumps", __func__);
 	json_decref(o);
 	return s;
@@ -606,8 +610,8 @@ la_parse(const struct source_ctx *ctx, const char *body, size_t len,
 
 	for (i = 0; i < p.t.nrows; i++) {
 		ingest_us = 0;
-		if (la_table_time(&p.t, i, p.col[COL_INGEST], &ingest_us) == 0 &&
-		    ingest_us > pi->max_ingest_us)
+		if (la_table_time(&p.t, i, p.col[COL_INGEST],
+		    &ingest_us) == 0 && ingest_us > pi->max_ingest_us)
 			pi->max_ingest_us = ingest_us;
 		if ((r = sig->row(&p, i)) == NULL)
 			continue;
