@@ -28,6 +28,7 @@
 
 #define SHUTDOWN_GRACE_SEC	5	/* finish in-flight deliveries */
 #define ONCE_RETRY_SEC		30	/* --once retries sources and sends */
+#define PRUNE_EVERY_SEC		3600	/* history: keep is enforced hourly */
 
 /* A configuration replaced by a reload, kept until no delivery in flight
  * still uses one of its notifiers. */
@@ -54,6 +55,7 @@ struct daemon {
 	struct event		*ev_term;
 	struct event		*ev_int;
 	struct event		*ev_deadline;
+	struct event		*ev_prune;
 	int			 stopping;
 	int			 exit_code;
 	/* --once */
@@ -284,6 +286,22 @@ once_polled_cb(int ok, void *arg)
 	outbox_change_cb(d);
 }
 
+/* history: keep. The store never prunes what a pending delivery needs. */
+static void
+prune_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv = { PRUNE_EVERY_SEC, 0 };
+
+	(void)fd;
+	(void)ev;
+	if (store_prune(d->store, time_now_us() -
+	    d->config->history_keep * USEC_PER_SEC) == -1)
+		log_warnx("pruning history older than the configured keep "
+		    "failed; it is retried in an hour");
+	evtimer_add(d->ev_prune, &tv);
+}
+
 static void
 signal_cb(evutil_socket_t sig, short ev, void *arg)
 {
@@ -322,6 +340,8 @@ daemon_free(struct daemon *d)
 	}
 	if (d->ev_deadline != NULL)
 		event_free(d->ev_deadline);
+	if (d->ev_prune != NULL)
+		event_free(d->ev_prune);
 	store_close(d->store);
 	config_free(d->config);
 	if (d->base != NULL)
@@ -391,8 +411,11 @@ daemon_run(const struct daemon_opts *opts)
 	pollers_set_config(d.pollers, d.config);
 	if (opts->once)
 		pollers_run_once(d.pollers, ONCE_RETRY_SEC, once_polled_cb, &d);
-	else
+	else {
 		outbox_kick(d.outbox);	/* resume what a restart left */
+		d.ev_prune = evtimer_new(d.base, prune_cb, &d);
+		event_active(d.ev_prune, EV_TIMEOUT, 0);
+	}
 	log_notice("glasswatchd %s started: %zu tenant%s, %zu rule%s, "
 	    "%zu poller%s, state in %s", GLASSWATCH_VERSION,
 	    d.config->ntenants, d.config->ntenants == 1 ? "" : "s",
