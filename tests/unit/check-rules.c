@@ -5,6 +5,7 @@
  * delivery row to count.
  */
 #include <sys/types.h>
+#include <sys/time.h>
 
 #include <check.h>
 #include <dirent.h>
@@ -927,6 +928,86 @@ START_TEST(engine_reload_keeps_state)
 }
 END_TEST
 
+START_TEST(engine_store_error_leaves_unmarked)
+{
+	struct rule_mark	*m = NULL;
+	size_t			 n = 0;
+	int64_t			 now = time_now_us();
+	char			*id;
+
+	start();
+	id = xstrdup(put_sign_in(BG1, now - MIN, "a", 0));
+	/* Someone else holds a transaction: the alert cannot commit. */
+	ck_assert_int_eq(store_begin(store), 0);
+	ck_assert_int_eq(rules_evaluate(rules, TENANT), -1);
+	store_rollback(store);
+	ck_assert_int_eq(pending(), 0);
+	ck_assert_ptr_null(mark_of(BG1, id, &m, &n));
+	rule_marks_free(m, n);
+	/* Nothing was lost: the next evaluation pages. */
+	ck_assert_int_eq(rules_evaluate(rules, TENANT), 1);
+	ck_assert_int_eq(pending(), 1);
+	ck_assert_ptr_nonnull(mark_of(BG1, id, &m, &n));
+	rule_marks_free(m, n);
+	free(id);
+}
+END_TEST
+
+static void
+run_loop(int64_t us)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = us / USEC_PER_SEC;
+	tv.tv_usec = us % USEC_PER_SEC;
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+START_TEST(engine_timer_ends_suppression)
+{
+	struct rule_mark	*m = NULL, *x;
+	size_t			 n = 0;
+	int64_t			 now = time_now_us();
+	char			*id;
+
+	rule.suppress = 1;
+	start();
+	put_sign_in(BG1, now - 2 * MIN, "a", 0);
+	id = xstrdup(put_sign_in(BG1, now - MIN, "b", 0));
+	ck_assert_int_eq(rules_evaluate(rules, TENANT), 1);
+	x = mark_of(BG1, id, &m, &n);
+	ck_assert_int_eq(x->state, MARK_SUPPRESSED);
+	rule_marks_free(m, n);
+	/* No tick: the timer armed for the end of the window does it. */
+	run_loop(1500 * 1000);
+	x = mark_of(BG1, id, &m, &n);
+	ck_assert_int_eq(x->state, MARK_DIGESTED);
+	rule_marks_free(m, n);
+	free(id);
+}
+END_TEST
+
+START_TEST(engine_timer_runs_absence)
+{
+	int64_t	last;
+
+	rule.name = "bg-heartbeat";
+	rule.op = OP_LT;
+	rule.threshold = 1;
+	rule.period = 1;
+	rule.frequency = 1;
+	start();
+	ck_assert_int_eq(store_absence_get(store, rule.name, TENANT, BG1,
+	    &last), 0);
+	run_loop(2500 * 1000);
+	ck_assert_int_eq(store_absence_get(store, rule.name, TENANT, BG1,
+	    &last), 1);
+	ck_assert_int_eq(store_absence_get(store, rule.name, TENANT, BG2,
+	    &last), 1);
+}
+END_TEST
+
 static Suite *
 rules_suite(void)
 {
@@ -966,6 +1047,9 @@ rules_suite(void)
 	tcase_add_test(tc, engine_absence_counts_incidents);
 	tcase_add_test(tc, engine_audit_target);
 	tcase_add_test(tc, engine_reload_keeps_state);
+	tcase_add_test(tc, engine_store_error_leaves_unmarked);
+	tcase_add_test(tc, engine_timer_ends_suppression);
+	tcase_add_test(tc, engine_timer_runs_absence);
 	suite_add_tcase(s, tc);
 	return s;
 }
