@@ -73,14 +73,21 @@ struct notifier_ops {
 /* How a send ended; why is logged (never a secret). */
 void	delivery_done(struct delivery *, enum deliver_result, const char *why);
 
+/* The notifiers this build has, each in its own file. */
+extern const struct notifier_ops notify_email_ops;	/* notify-email.c */
+
 /* The registry (notifiers.c). */
 const struct notifier_ops	*notifier_find(const char *type);
 /* Types this build knows of but does not have yet. */
 int				 notifier_type_planned(const char *type);
 
+/* A running notifier holding one reference (init has run), or NULL with
+ * *cause (caller frees). The config must outlive it. */
 struct notifier	*notifier_new(const struct notifier_config *,
 		    const struct notifier_env *, char **cause);
 void		 notifier_ref(struct notifier *);
+/* The last reference runs fini and frees the notifier (and its priv,
+ * wiped). */
 void		 notifier_unref(struct notifier *);
 
 #endif
