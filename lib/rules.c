@@ -665,9 +665,9 @@ rules_fire(struct rules *r, const struct rule_config *rule,
 			goto out;
 		}
 		if (found == 0) {
-			log_warnx("tenant %s rule %s: record %s is gone; the "
-			    "alert names it only", tc->name, rule->name,
-			    c[i].id);
+			log_warnx("tenant %s rule %s: record %s is no longer "
+			    "stored; the alert marks it but cannot show it",
+			    tc->name, rule->name, c[i].id);
 			continue;
 		}
 		alert_add_record(a, full);
