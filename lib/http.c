@@ -730,18 +730,25 @@ char *
 url_origin(const char *url)
 {
 	CURLU	*u;
-	char	*scheme = NULL, *host = NULL, *port = NULL, *out;
+	char	*scheme = NULL, *host = NULL, *port = NULL, *out, *p;
 
 	if ((u = url_parse(url)) == NULL)
 		return xstrdup("(invalid URL)");
 	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
 		out = xstrdup("(invalid URL)");
-	else if (curl_url_get(u, CURLUPART_PORT, &port,
+		goto done;
+	}
+	/* Host names compare without case; logs should agree. */
+	for (p = host; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (curl_url_get(u, CURLUPART_PORT, &port,
 	    CURLU_NO_DEFAULT_PORT) == CURLUE_OK && port != NULL)
 		out = xasprintf("%s://%s:%s", scheme, host, port);
 	else
 		out = xasprintf("%s://%s", scheme, host);
+done:
 	curl_free(scheme);
 	curl_free(host);
 	curl_free(port);
