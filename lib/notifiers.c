@@ -6,26 +6,8 @@
 #include <string.h>
 
 #include "config.h"
-#include "log.h"
 #include "notifier.h"
 #include "xmalloc.h"
-
-/*
- * delivery_done() belongs to the core (outbox.c). Until that file lands,
- * this weak stand-in lets everything that links the registry build; the
- * outbox's definition replaces it. Reaching it means a notifier sent with
- * no outbox to record the result: that cannot happen, so it is fatal.
- * TODO: remove once outbox.c is in the tree.
- */
-__attribute__((weak)) void
-delivery_done(struct delivery *d, enum deliver_result result,
-    const char *why)
-{
-	fatalx("delivery_done: no outbox linked (%s to %s: %d, %s)",
-	    d->notifier_name != NULL ? d->notifier_name : "-",
-	    d->recipient != NULL ? d->recipient : "-", (int)result,
-	    why != NULL ? why : "-");
-}
 
 static const struct notifier_ops *const notifier_table[] = {
 	&notify_email_ops,
