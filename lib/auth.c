@@ -474,7 +474,8 @@ auth_fetch(struct auth *a)
 		err.description = why;
 		err.permanent = 1;	/* an operator has to act */
 		err.retry_after = -1;
-		auth_log_error(a, &err);
+		log_warnx("tenant %s: token request failed: %s",
+		    a->tenant->name, why);
 		auth_deliver(a, NULL, &err);
 		return;
 	}

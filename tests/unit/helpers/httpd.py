@@ -77,7 +77,10 @@ class Handler(BaseHTTPRequestHandler):
         bump("requests")
         path = urllib.parse.urlsplit(self.path).path
         parts = path.strip("/").split("/")
-        if path == "/hello":
+        if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"] \
+                and self.command == "POST":
+            self.token(parts[0], body)
+        elif path == "/hello":
             self.send(200, "hello")
         elif path == "/echo":
             self.send(200, body, "application/octet-stream",
@@ -100,9 +103,6 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/stats":
             with lock:
                 self.send(200, json.dumps(stats), "application/json")
-        elif len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"] \
-                and self.command == "POST":
-            self.token(parts[0], body)
         else:
             self.send(404, "no such route")
 
