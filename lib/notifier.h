@@ -82,7 +82,9 @@ const struct notifier_ops	*notifier_find(const char *type);
 int				 notifier_type_planned(const char *type);
 
 /* A running notifier holding one reference (init has run), or NULL with
- * *cause (caller frees). The config must outlive it. */
+ * *cause (caller frees). send() reads the notifier_config, so it must
+ * outlive the sends started; a transfer in flight needs only the
+ * reference it holds. */
 struct notifier	*notifier_new(const struct notifier_config *,
 		    const struct notifier_env *, char **cause);
 void		 notifier_ref(struct notifier *);

@@ -449,6 +449,23 @@ email_address_check(const char *addr, const char **why)
 	return 0;
 }
 
+/* A copy fit for a one-line message: control characters as \xHH. */
+static char *
+email_printable(const char *v)
+{
+	struct buf b;
+
+	buf_init(&b);
+	for (const unsigned char *p = (const unsigned char *)v; *p != '\0';
+	    p++) {
+		if (email_is_ctl(*p))
+			buf_printf(&b, "\\x%02x", *p);
+		else
+			buf_putc(&b, (char)*p);
+	}
+	return buf_steal(&b);
+}
+
 /* 0 (smtp) or 1 (smtps), -1 for any other scheme. */
 static int
 email_url_scheme(const char *url)
@@ -516,15 +533,18 @@ email_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 	yaml_node_t *un, *tn, *node, *item;
 	yaml_node_item_t *it;
 	const char *why;
+	char *shown;
 	int scheme = -1;
 
 	un = cfg_value(cfg, map, "url");
 	tn = cfg_value(cfg, map, "tls");
 	if (c->url != NULL) {
-		if ((scheme = email_url_scheme(c->url)) == -1)
+		if ((scheme = email_url_scheme(c->url)) == -1) {
+			shown = email_printable(c->url);
 			cfg_error(cfg, un, "url: '%s' is not an smtp:// or "
-			    "smtps:// URL", c->url);
-		else if (email_url_check(c->url, &why) == -1) {
+			    "smtps:// URL", shown);
+			free(shown);
+		} else if (email_url_check(c->url, &why) == -1) {
 			cfg_error(cfg, un, "url: %s", why);
 			scheme = -1;
 		}
@@ -541,9 +561,12 @@ email_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 		cfg_error(cfg, tn, "tls: none is allowed only to loopback "
 		    "hosts (127.0.0.0/8, ::1, localhost)");
 
-	if (c->from != NULL && email_address_check(c->from, &why) == -1)
+	if (c->from != NULL && email_address_check(c->from, &why) == -1) {
+		shown = email_printable(c->from);
 		cfg_error(cfg, cfg_value(cfg, map, "from"), "from: '%s' %s",
-		    c->from, why);
+		    shown, why);
+		free(shown);
+	}
 
 	node = cfg_value(cfg, map, "to");
 	if (node != NULL && node->type == YAML_SEQUENCE_NODE) {
@@ -556,10 +579,12 @@ email_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 			if (item == NULL || item->type != YAML_SCALAR_NODE)
 				continue;
 			if (email_address_check((const char *)
-			    item->data.scalar.value, &why) == -1)
-				cfg_error(cfg, item, "to: '%s' %s",
-				    (const char *)item->data.scalar.value,
-				    why);
+			    item->data.scalar.value, &why) == 0)
+				continue;
+			shown = email_printable((const char *)
+			    item->data.scalar.value);
+			cfg_error(cfg, item, "to: '%s' %s", shown, why);
+			free(shown);
 		}
 	}
 
