@@ -497,11 +497,11 @@ outbox_sweep(struct outbox *ob, int64_t now)
 			strlist_add(&ob->missing, name);
 			if (store_delivery_count(ob->store, name,
 			    DELIVERY_PENDING, &pending) == 0 && pending > 0)
-				log_warnx("%ld deliver%s wait%s for notifier "
-				    "%s, which is not running; they stay "
-				    "pending and expire 24h after their alert",
-				    pending, pending == 1 ? "y" : "ies",
-				    pending == 1 ? "s" : "", name);
+				log_warnx("notifier %s is not running: %ld "
+				    "pending deliver%s wait%s for it (expiring "
+				    "24h after queueing)", name, pending,
+				    pending == 1 ? "y" : "ies",
+				    pending == 1 ? "s" : "");
 		}
 		if (store_deliveries_stale(ob->store, name,
 		    now - OUTBOX_ORPHAN_EXPIRE, OUTBOX_ORPHAN_BATCH, &rows,

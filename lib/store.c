@@ -694,9 +694,13 @@ store_migrate(struct store *s, char **err)
 		    "glasswatchd knows (%d)", s->path, version, STORE_VERSION);
 		goto fail;
 	}
+	if (version == 0)
+		log_info("store: creating %s (schema version %d)", s->path,
+		    STORE_VERSION);
 	for (v = version + 1; v <= STORE_VERSION; v++) {
-		log_info("store: migrating %s to schema version %d", s->path,
-		    v);
+		if (version > 0)
+			log_notice("store: migrating %s to schema version %d",
+			    s->path, v);
 		if (store_migrations[v](s, err) == -1)
 			goto fail;
 	}
@@ -925,8 +929,7 @@ int
 store_commit(struct store *s)
 {
 	if (sqlite3_get_autocommit(s->db)) {
-		log_warnx("store: committing: no transaction is open (it "
-		    "was rolled back by an earlier error)");
+		log_warnx("store: committing: no transaction is open");
 		return -1;
 	}
 	if (store_run(s, STMT_COMMIT, "committing") == -1) {
@@ -1910,8 +1913,8 @@ store_deliveries_reset_sending(struct store *s)
 	if (store_exec_stmt(s, st, purpose) == -1)
 		return -1;
 	if ((n = sqlite3_changes(s->db)) > 0)
-		log_notice("store: %d delivery(ies) interrupted by a stop "
-		    "will be sent again", n);
+		log_notice("store: %d deliver%s interrupted by a stop will "
+		    "be sent again", n, n == 1 ? "y" : "ies");
 	return 0;
 }
 
