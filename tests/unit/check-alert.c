@@ -2,9 +2,13 @@
  * the email notifier's message builder (headers stripped of CR/LF, RFC 2047
  * encoding, Message-ID, body encoding) and result classification. The SMTP
  * transfer itself is covered by the integration tests. */
+#include <sys/stat.h>
+
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <openssl/evp.h>
@@ -12,6 +16,7 @@
 #include "alert.h"
 #include "buf.h"
 #include "cfgparse.h"
+#include "config.h"
 #include "guid.h"
 #include "notifier.h"
 #include "notify-email-msg.h"
@@ -836,6 +841,255 @@ START_TEST(test_address_check)
 }
 END_TEST
 
+/* ---- the email notifier's configuration ----------------------------- */
+
+static char cfgdir[64], cfgpath[128];
+static struct config_errors errs;
+
+static void
+put_file(const char *name, const char *text, mode_t mode)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", cfgdir, name);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	chmod(path, mode);
+}
+
+static void
+cfg_setup(void)
+{
+	strcpy(cfgdir, "/tmp/check-alert-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(cfgdir));
+	snprintf(cfgpath, sizeof cfgpath, "%s/g.yaml", cfgdir);
+	setenv("CREDENTIALS_DIRECTORY", cfgdir, 1);
+	put_file("secret", "x\n", 0600);
+	put_file("smtp", "pw\n", 0600);
+	put_file("ca.pem", "not really\n", 0644);
+}
+
+static void
+cfg_teardown(void)
+{
+	static const char *const names[] = {
+		"secret", "smtp", "ca.pem", "g.yaml"
+	};
+	char path[256];
+
+	config_errors_clear(&errs);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", cfgdir, names[i]);
+		unlink(path);
+	}
+	rmdir(cfgdir);
+}
+
+/* Lines 1-15; the notifier's own keys start on line 19. */
+#define CFG_HEAD							\
+	"tenants:\n"							\
+	"  - name: contoso\n"						\
+	"    tenant_id: 00000000-0000-0000-0000-0000000000AA\n"		\
+	"    cloud: custom\n"						\
+	"    endpoints: { login: \"https://127.0.0.1:1\", "		\
+	"log_analytics: \"https://127.0.0.1:2\" }\n"			\
+	"    credentials:\n"						\
+	"      client_id: 11111111-1111-1111-1111-111111111111\n"	\
+	"      client_secret_file: ${CREDENTIALS_DIRECTORY}/secret\n"	\
+	"    log_analytics: { workspace_id: "				\
+	"22222222-2222-2222-2222-222222222222 }\n"			\
+	"    break_glass:\n"						\
+	"      - { object_id: 33333333-3333-3333-3333-333333333333, "	\
+	"upn: bg1@contoso.onmicrosoft.com }\n"				\
+	"rules:\n"							\
+	"  - name: bg\n"						\
+	"    threshold: { operator: gt, value: 0 }\n"			\
+	"    actions: [mail]\n"						\
+	"notifiers:\n"							\
+	"  - name: mail\n"						\
+	"    type: email\n"
+
+static struct config *
+load_email(const char *keys)
+{
+	char *text = xasprintf("%s%s", CFG_HEAD, keys);
+
+	config_errors_clear(&errs);
+	put_file("g.yaml", text, 0644);
+	free(text);
+	return config_load(cfgpath, &errs);
+}
+
+/* The errors must include "g.yaml:LINE:COL: msg..." (a prefix). */
+static void
+expect_error(int line, int col, const char *msg)
+{
+	char *want = xasprintf("%s:%d:%d: %s", cfgpath, line, col, msg);
+
+	for (size_t i = 0; i < errs.n; i++) {
+		if (strncmp(errs.v[i], want, strlen(want)) == 0) {
+			free(want);
+			return;
+		}
+	}
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "  got: %s\n", errs.v[i]);
+	ck_abort_msg("missing error: %s", want);
+}
+
+static const void *
+email_conf_of(const struct config *c)
+{
+	const struct notifier_config *nc = config_notifier(c, "mail");
+
+	ck_assert_ptr_nonnull(nc);
+	ck_assert_ptr_eq(nc->ops, &notify_email_ops);
+	return nc->conf;
+}
+
+START_TEST(test_config_good)
+{
+	struct config *c;
+	struct strlist r = { 0 };
+
+	c = load_email(
+	    "    url: smtp://127.0.0.1:2525\n"
+	    "    tls: none\n"
+	    "    from: gw@example.org\n"
+	    "    to: [soc@example.org, oncall@example.org]\n");
+	ck_assert_msg(c != NULL, "%s", errs.n ? errs.v[0] : "");
+	notify_email_ops.recipients(email_conf_of(c), &r);
+	ck_assert_uint_eq(r.n, 2);
+	ck_assert_str_eq(r.v[1], "oncall@example.org");
+	strlist_clear(&r);
+	config_free(c);
+
+	c = load_email(
+	    "    url: smtps://mail.example.org\n"
+	    "    from: gw@example.org\n"
+	    "    to: [soc@example.org]\n"
+	    "    username: glasswatch\n"
+	    "    password_file: ${CREDENTIALS_DIRECTORY}/smtp\n"
+	    "    ca_file: ${CREDENTIALS_DIRECTORY}/ca.pem\n");
+	ck_assert_msg(c != NULL, "%s", errs.n ? errs.v[0] : "");
+	config_free(c);
+
+	c = load_email(
+	    "    url: smtp://mail.example.org:587\n"
+	    "    tls: starttls\n"
+	    "    from: gw@example.org\n"
+	    "    to: [soc@example.org]\n");
+	ck_assert_msg(c != NULL, "%s", errs.n ? errs.v[0] : "");
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_config_url_and_tls)
+{
+	ck_assert_ptr_null(load_email(
+	    "    url: https://mail.example.org\n"
+	    "    from: gw@example.org\n"
+	    "    to: [soc@example.org]\n"));
+	expect_error(19, 10, "url: 'https://mail.example.org' is not an "
+	    "smtp:// or smtps:// URL");
+
+	ck_assert_ptr_null(load_email(
+	    "    url: smtps://mail.example.org\n"
+	    "    tls: starttls\n"
+	    "    from: gw@example.org\n"
+	    "    to: [soc@example.org]\n"));
+	expect_error(20, 10, "tls: an smtps:// URL means tls: implicit");
+
+	ck_assert_ptr_null(load_email(
+	    "    url: smtps://127.0.0.1\n"
+	    "    tls: none\n"
+	    "    from: gw@example.org\n"
+	    "    to: [soc@example.org]\n"));
+	expect_error(20, 10, "tls: an smtps:// URL means tls: implicit");
+
+	ck_assert_ptr_null(load_email(
+	    "    url: smtp://mail.example.org\n"
+	    "    tls: implicit\n"
+	    "    from: gw@example.org\n"
+	    "    to: [soc@example.org]\n"));
+	expect_error(20, 10, "tls: implicit needs an smtps:// URL");
+
+	ck_assert_ptr_null(load_email(
+	    "    url: smtp://mail.example.org:25\n"
+	    "    tls: none\n"
+	    "    from: gw@example.org\n"
+	    "    to: [soc@example.org]\n"));
+	expect_error(20, 10, "tls: none is allowed only to loopback hosts");
+	ck_assert_uint_eq(errs.n, 1);
+
+	ck_assert_ptr_null(load_email(
+	    "    url: smtp://glasswatch:hunter2@mail.example.org\n"
+	    "    from: gw@example.org\n"
+	    "    to: [soc@example.org]\n"));
+	expect_error(19, 10, "url: must not carry credentials");
+	for (size_t i = 0; i < errs.n; i++)
+		ck_assert_lacks(errs.v[i], "hunter2");
+}
+END_TEST
+
+START_TEST(test_config_addresses)
+{
+	ck_assert_ptr_null(load_email(
+	    "    url: smtp://localhost:25\n"
+	    "    tls: none\n"
+	    "    from: glasswatch\n"
+	    "    to: [\"soc@example.org\\r\\nRCPT TO:<x@y>\", nobody, "
+	    "ok@example.org]\n"));
+	expect_error(21, 11, "from: 'glasswatch' is not an address");
+	expect_error(22, 10, "to: 'soc@example.org\\x0d\\x0aRCPT TO:<x@y>' "
+	    "must not contain CR or LF");
+	expect_error(22, 46, "to: 'nobody' is not an address");
+	ck_assert_uint_eq(errs.n, 3);
+
+	ck_assert_ptr_null(load_email(
+	    "    url: smtp://localhost:25\n"
+	    "    tls: none\n"
+	    "    from: gw@example.org\n"
+	    "    to: []\n"));
+	expect_error(22, 9, "to: needs at least one address");
+}
+END_TEST
+
+START_TEST(test_config_auth_pair)
+{
+	ck_assert_ptr_null(load_email(
+	    "    url: smtp://localhost:25\n"
+	    "    tls: none\n"
+	    "    from: gw@example.org\n"
+	    "    to: [soc@example.org]\n"
+	    "    username: glasswatch\n"));
+	expect_error(23, 15, "username: needs password_file");
+
+	ck_assert_ptr_null(load_email(
+	    "    url: smtp://localhost:25\n"
+	    "    tls: none\n"
+	    "    from: gw@example.org\n"
+	    "    to: [soc@example.org]\n"
+	    "    password_file: ${CREDENTIALS_DIRECTORY}/smtp\n"));
+	expect_error(23, 20, "password_file: needs username");
+
+	/* A password file others can read is refused by the loader. */
+	put_file("smtp", "pw\n", 0644);
+	ck_assert_ptr_null(load_email(
+	    "    url: smtp://localhost:25\n"
+	    "    tls: none\n"
+	    "    from: gw@example.org\n"
+	    "    to: [soc@example.org]\n"
+	    "    username: glasswatch\n"
+	    "    password_file: ${CREDENTIALS_DIRECTORY}/smtp\n"));
+	ck_assert_uint_ge(errs.n, 1);
+}
+END_TEST
+
 static Suite *
 alert_suite(void)
 {
@@ -874,6 +1128,14 @@ alert_suite(void)
 	tcase_add_test(tc, test_message_long_line_qp);
 	tcase_add_test(tc, test_classify);
 	tcase_add_test(tc, test_address_check);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("email-config");
+	tcase_add_checked_fixture(tc, cfg_setup, cfg_teardown);
+	tcase_add_test(tc, test_config_good);
+	tcase_add_test(tc, test_config_url_and_tls);
+	tcase_add_test(tc, test_config_addresses);
+	tcase_add_test(tc, test_config_auth_pair);
 	suite_add_tcase(s, tc);
 	return s;
 }
