@@ -193,6 +193,13 @@ setup(void)
 	struct notifier_env env = { NULL, NULL, NULL };
 	char *err = NULL;
 
+	/* Fresh state for each test, with or without CK_FORK. */
+	nscript = script_at = nsent = nheld = 0;
+	fake_inflight = fake_max_inflight = 0;
+	hold = changes = 0;
+	memset(nconf, 0, sizeof nconf);
+	memset(ncfg, 0, sizeof ncfg);
+
 	ck_assert_ptr_nonnull(mkdtemp(tmp));
 	snprintf(dbpath, sizeof dbpath, "%s/%s", tmp, STORE_FILE);
 	ck_assert_ptr_nonnull(base = event_base_new());
