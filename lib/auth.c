@@ -80,8 +80,8 @@ auth_new(struct http_engine *engine, const struct tenant_config *tenant,
     const char *scope, long timeout_ms)
 {
 	struct auth	*a;
-	const char	*login = tenant->endpoints.login;
-	size_t		 len = strlen(login);
+	const char	*login, *tenant_id;
+	size_t		 len;
 	char		*tid;
 
 	a = xcalloc(1, sizeof *a);
@@ -91,9 +91,13 @@ auth_new(struct http_engine *engine, const struct tenant_config *tenant,
 	a->timeout_ms = timeout_ms;
 	TAILQ_INIT(&a->waiters);
 	TAILQ_INIT(&a->delivering);
+	/* config.c fills both; a missing one fails at the request. */
+	login = tenant->endpoints.login != NULL ? tenant->endpoints.login : "";
+	tenant_id = tenant->tenant_id != NULL ? tenant->tenant_id : "";
+	len = strlen(login);
 	while (len > 0 && login[len - 1] == '/')
 		len--;
-	tid = url_escape(tenant->tenant_id);
+	tid = url_escape(tenant_id);
 	a->url = xasprintf("%.*s/%s/oauth2/v2.0/token", (int)len, login, tid);
 	free(tid);
 	if ((a->kick = evtimer_new(http_engine_base(engine), auth_kick_cb,

@@ -15,9 +15,11 @@ struct auth_wait;
 
 struct auth_error {
 	long		 http_status;	/* 0: no response */
-	const char	*error;		/* OAuth class, e.g. invalid_client */
+	const char	*error;		/* OAuth class, e.g. invalid_client;
+					   "" when none (never NULL) */
 	long		 aadsts;	/* first error_codes entry, 0 if none */
-	const char	*description;	/* error_description, first line */
+	const char	*description;	/* error_description, first line, or
+					   why it failed (never NULL) */
 	int		 permanent;	/* retrying will not help */
 	int64_t		 retry_after;	/* seconds, -1 when absent */
 };

@@ -449,7 +449,7 @@ http_call_free(struct http_call *c)
 }
 
 static void
-http_call_drop(void *arg)
+http_call_drop_cb(void *arg)
 {
 	http_call_free(arg);
 }
@@ -688,12 +688,12 @@ http_request(struct http_engine *e, const struct http_request *req,
 	if (http_tls_apply(e, easy, req->ca_file, &err) == -1) {
 		c->error = err;
 		c->xfer = xfer_new(e, easy, http_call_done_cb, c);
-		c->xfer->drop = http_call_drop;
+		c->xfer->drop = http_call_drop_cb;
 		curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)c->xfer);
 		xfer_fail(c->xfer, CURLE_SSL_CACERT_BADFILE);
 		return c;
 	}
-	c->xfer = xfer_add(e, easy, http_call_done_cb, c, http_call_drop);
+	c->xfer = xfer_add(e, easy, http_call_done_cb, c, http_call_drop_cb);
 	return c;
 }
 

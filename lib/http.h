@@ -16,7 +16,8 @@ struct xfer;
 struct http_call;
 
 struct http_engine	*http_engine_new(struct event_base *);
-/* Cancels what is still running (no callbacks), then frees. */
+/* Cancels what is still running (no callbacks), then frees. May be called
+ * from a completion callback. Calls and xfers die with the engine. */
 void			 http_engine_free(struct http_engine *);
 size_t			 http_engine_active(const struct http_engine *);
 struct event_base	*http_engine_base(const struct http_engine *);
@@ -48,14 +49,16 @@ struct http_request {
 	const char		 *body;		/* may be NULL */
 	size_t			  body_len;
 	const char		 *ca_file;	/* extra trust anchor or NULL */
-	long			  timeout_ms;	/* whole transfer */
-	size_t			  max_response;	/* body cap in bytes */
+	long			  timeout_ms;	/* whole transfer; <= 0: 30 s */
+	size_t			  max_response;	/* body cap in bytes; 0: 64 MiB */
 };
 
 struct http_response {
 	long		 status;	/* 0: no HTTP response */
 	CURLcode	 curl_code;
-	const char	*error;		/* why it failed, NULL on success */
+	const char	*error;		/* why it failed, NULL on success
+					   (a 4xx/5xx answer is a success
+					   here: look at status) */
 	int		 too_large;	/* body exceeded max_response */
 	const char	*body;		/* NUL-terminated, never NULL */
 	size_t		 body_len;
@@ -68,7 +71,8 @@ typedef void (*http_done_cb)(const struct http_response *, void *arg);
 /* The response is valid only during the callback. */
 struct http_call *http_request(struct http_engine *,
 		     const struct http_request *, http_done_cb, void *arg);
-void		  http_call_cancel(struct http_call *);	/* no callback */
+/* No callback; a no-op from the call's own callback. */
+void		  http_call_cancel(struct http_call *);
 
 /* "https://host:port" of a URL, for logs (never the path or query, which
  * may carry tokens). Caller frees. */
