@@ -176,9 +176,9 @@ class SimTenant:
                 "--ready-file", self.ready]
         if token_ttl is not None:
             args += ["--token-ttl", str(token_ttl)]
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=self.log)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log)
         info = wait_for(lambda: self.proc.poll() is None and
                         _read_ready(self.ready), 15,
                         what="simtenant to listen",
@@ -258,9 +258,7 @@ class SimTenant:
                 if r["t"] > t and r["status"] == status]
 
     def stop(self):
-        rc = _stop_process(self.proc)
-        self.log.close()
-        return rc
+        return _stop_process(self.proc)
 
 
 # --------------------------------------------------------------------------
@@ -297,19 +295,17 @@ class SmtpSink:
     the maildir, for "SMTP down, then up"."""
 
     def __init__(self, env, port=0, tls=None, auth=None, refuse=(),
-                 tempfail=(), start=True):
+                 tempfail=(), start=True, cert="server"):
         self.env = env
         self.maildir = os.path.join(env.tmp, "maildir-%d" % env.next_id())
         os.makedirs(self.maildir)
         self.log_path = self.maildir + ".log"
         self.port = port or free_port()
         self.extra = []
-        if tls == "starttls":
-            self.extra += ["--starttls", env.cert("server.pem"),
-                           env.cert("server.key")]
-        elif tls == "implicit":
-            self.extra += ["--implicit-tls", env.cert("server.pem"),
-                           env.cert("server.key")]
+        if tls in ("starttls", "implicit"):
+            self.extra += ["--starttls" if tls == "starttls"
+                           else "--implicit-tls",
+                           env.cert(cert + ".pem"), env.cert(cert + ".key")]
         if auth is not None:
             user, password = auth
             self.extra += ["--auth-user", user, "--auth-password-file",
@@ -339,8 +335,7 @@ class SmtpSink:
 
     def stop(self):
         if self.proc is not None:
-            rc = _stop_process(self.proc)
-            return rc
+            return _stop_process(self.proc)
         return None
 
     def log_tail(self, n=30):
@@ -375,12 +370,12 @@ class Daemon:
         self.env = env
         self.log_path = os.path.join(env.tmp, "glasswatchd-%d.log"
                                      % env.next_id())
-        self.log = open(self.log_path, "ab")
         self.started = time.time()
-        self.proc = subprocess.Popen(
-            [env.glasswatchd, "-c", config_path] + list(args),
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-            env=env.daemon_environ(), cwd=env.tmp)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [env.glasswatchd, "-c", config_path] + list(args),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                env=env.daemon_environ(), cwd=env.tmp)
 
     @property
     def pid(self):
@@ -416,14 +411,11 @@ class Daemon:
         """SIGTERM and the exit status."""
         if self.running():
             self.signal(signal.SIGTERM)
-        rc = self.wait(timeout)
-        self.log.close()
-        return rc
+        return self.wait(timeout)
 
     def kill9(self):
         self.proc.kill()
         self.proc.wait(10)
-        self.log.close()
 
     def wait_log(self, needle, timeout=10, since=0):
         """Wait until `needle` shows up in the log after byte `since`."""
@@ -588,8 +580,10 @@ class Env:
         finally:
             conn.close()
 
-    def deliveries(self):
-        return self.db("SELECT * FROM deliveries")
+    def deliveries(self, state=None):
+        if state is None:
+            return self.db("SELECT * FROM deliveries")
+        return self.db("SELECT * FROM deliveries WHERE state = ?", (state,))
 
     def cleanup(self, keep):
         for p in reversed(self.processes):

@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""Delivery: the outbox survives an SMTP outage and a kill -9; TLS and
+AUTH towards the mail server; permanent versus temporary refusals."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gwtest  # noqa: E402
+from gwtest import BG1, BG1_UPN, MAIL_TO, wait_for  # noqa: E402
+
+
+class DeliveryTest(gwtest.TestCase):
+
+    def start_with_smtp_down(self):
+        """Sim and daemon up; the sink's port chosen but nothing there."""
+        self.sim = self.env.start_sim()
+        self.smtp = self.env.start_smtp(start=False)
+        self.config_path = self.env.write_config(
+            self.env.config(self.sim, self.smtp))
+        self.daemon = self.env.start_daemon(self.config_path)
+
+    def wait_pending_with_attempts(self, attempts=1):
+        return wait_for(self.alive(lambda: [
+            d for d in self.env.deliveries("pending")
+            if d["attempts"] >= attempts]), 30,
+            what="a pending delivery with %d attempt(s)" % attempts,
+            on_timeout=self.diagnostics)
+
+    def assert_delivered_once(self):
+        self.settle(n=3)
+        time.sleep(gwtest.scaled(3))    # longer than retry.max (2s)
+        self.assertEqual(len(self.smtp.rule_mails()), 1, self.smtp.mails())
+        states = [d["state"] for d in self.env.deliveries()]
+        self.assertTrue(states, "no delivery rows")
+        self.assertEqual(set(states), {"delivered"}, states)
+
+    def test_smtp_down_then_up_delivers(self):
+        self.start_with_smtp_down()
+        self.sim.signin(BG1, BG1_UPN)
+        self.wait_pending_with_attempts(2)
+        self.assertEqual(self.smtp.mails(), [])
+        self.smtp.start()               # same port, same maildir
+        self.wait_mails(1)
+        self.assert_delivered_once()
+
+    def test_kill_9_with_a_pending_delivery_delivers_once_after_restart(self):
+        self.start_with_smtp_down()
+        self.sim.signin(BG1, BG1_UPN)
+        self.wait_pending_with_attempts(1)
+        self.daemon.kill9()
+        self.smtp.start()
+        self.daemon = self.env.start_daemon(self.config_path)
+        self.wait_mails(1)
+        self.assert_delivered_once()
+
+    def test_starttls_with_the_test_ca(self):
+        self.start_all(tls="starttls")
+        self.sim.signin(BG1, BG1_UPN)
+        mails = self.wait_mails(1)
+        self.assertTrue(mails[0].meta["tls"], mails[0].meta)
+
+    def test_starttls_with_auth(self):
+        password = "smtp-Pa55word-never-logged"
+        self.sim = self.env.start_sim()
+        self.smtp = self.env.start_smtp(tls="starttls",
+                                        auth=("glasswatch", password))
+        self.config_path = self.env.write_config(self.env.config(
+            self.sim, self.smtp, tls="starttls",
+            notifier={"username": "glasswatch",
+                      "password_file": self.env.path("smtp-password")}))
+        self.daemon = self.env.start_daemon(self.config_path)
+        self.sim.signin(BG1, BG1_UPN)
+        mails = self.wait_mails(1)
+        self.assertTrue(mails[0].meta["tls"])
+        self.assertEqual(mails[0].meta["auth_user"], "glasswatch")
+        self.assertNotIn(password, self.daemon.output())
+        self.assertNotIn(password, mails[0].raw.decode("utf-8", "replace"))
+
+    def test_untrusted_smtp_certificate_is_refused(self):
+        self.start_all(tls="starttls", smtp_kw={"cert": "rogue-server"})
+        self.sim.signin(BG1, BG1_UPN)
+        self.wait_pending_with_attempts(2)
+        self.assertEqual(self.smtp.mails(), [])
+
+    def test_recipient_refused_550_fails_permanently(self):
+        self.start_all(smtp_kw={"refuse": [MAIL_TO]})
+        self.sim.signin(BG1, BG1_UPN)
+        wait_for(self.alive(lambda: self.env.deliveries("failed")), 30,
+                 what="a failed delivery", on_timeout=self.diagnostics)
+        self.assertEqual(self.smtp.rule_mails(), [])
+
+    def test_recipient_deferred_451_stays_pending(self):
+        self.start_all(smtp_kw={"tempfail": [MAIL_TO]})
+        self.sim.signin(BG1, BG1_UPN)
+        self.wait_pending_with_attempts(2)
+        self.assertEqual(self.env.deliveries("failed"), [])
+        self.assertEqual(self.smtp.rule_mails(), [])
+
+
+if __name__ == "__main__":
+    gwtest.main()
