@@ -491,20 +491,20 @@ email_url_check(const char *url, const char **why)
 	}
 	if (curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
 	    CURLUE_OK) {
-		*why = "is not a valid URL";
+		*why = "not a valid URL";
 		goto out;
 	}
 	if (curl_url_get(h, CURLUPART_HOST, &part, 0) != CURLUE_OK ||
 	    *part == '\0') {
-		*why = "names no host";
+		*why = "the URL names no host";
 		goto out;
 	}
 	curl_free(part);
 	part = NULL;
 	if (curl_url_get(h, CURLUPART_USER, &part, 0) == CURLUE_OK ||
 	    curl_url_get(h, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK) {
-		*why = "must not carry credentials (use username and "
-		    "password_file)";
+		*why = "the URL must not carry credentials (use username "
+		    "and password_file)";
 		goto out;
 	}
 	rv = 0;

@@ -1030,7 +1030,7 @@ START_TEST(test_config_url_and_tls)
 	    "    url: smtp://glasswatch:hunter2@mail.example.org\n"
 	    "    from: gw@example.org\n"
 	    "    to: [soc@example.org]\n"));
-	expect_error(19, 10, "url: must not carry credentials");
+	expect_error(19, 10, "url: the URL must not carry credentials");
 	for (size_t i = 0; i < errs.n; i++)
 		ck_assert_lacks(errs.v[i], "hunter2");
 }
