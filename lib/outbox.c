@@ -102,6 +102,18 @@ static void	outbox_schedule(struct outbox *, int64_t);
 
 /* --- randomness and backoff ------------------------------------------ */
 
+/* Seconds (from the config or a server) to microseconds, without
+ * overflow: anything beyond a century is a century. */
+static int64_t
+outbox_sec(int64_t sec)
+{
+	const int64_t century = INT64_C(100) * 366 * 86400;
+
+	if (sec < 0)
+		return 0;
+	return (sec > century ? century : sec) * USEC_PER_SEC;
+}
+
 static uint64_t
 outbox_random(void)
 {
@@ -131,8 +143,8 @@ outbox_backoff(const struct retry_config *rc, int attempts)
 {
 	int64_t cap, max, delay;
 
-	cap = rc->initial > 0 ? rc->initial * USEC_PER_SEC : 0;
-	max = rc->max > 0 ? rc->max * USEC_PER_SEC : 0;
+	cap = outbox_sec(rc->initial);
+	max = outbox_sec(rc->max);
 	for (int i = 0; i < attempts && cap < max; i++) {
 		if (cap > INT64_MAX / 2) {
 			cap = max;
@@ -256,9 +268,11 @@ outbox_send_free_cb(evutil_socket_t fd, short events, void *arg)
 
 /*
  * The hook for a delivery that will never be made: it failed permanently
- * or expired. DESIGN.md "Delivery": this raises a Sev-1 system alert and
- * starts the notifier's fallback (a later issue); for now it says so at
- * crit, which the journal and any log shipper keep.
+ * or expired (the row is already stored so). DESIGN.md "Delivery": this
+ * is where a later issue raises the Sev-1 system alert and starts the
+ * notifier's fallback; a failed delivery of a system alert must only be
+ * logged and counted, never re-alerted. For now it says so at crit, which
+ * the journal and any log shipper keep.
  */
 static void
 outbox_permanent_failure(struct outbox *ob, const char *alert_id,
@@ -289,7 +303,7 @@ outbox_record(struct outbox *ob, struct outbox_send *s,
 	int attempts = d->attempts, own;
 
 	now = time_now_us();
-	deadline = s->created_us + s->retry.expire_after * USEC_PER_SEC;
+	deadline = s->created_us + outbox_sec(s->retry.expire_after);
 	switch (result) {
 	case DELIVER_OK:
 		state = DELIVERY_DELIVERED;
@@ -316,8 +330,7 @@ outbox_record(struct outbox *ob, struct outbox_send *s,
 		if (d->retry_after >= 0) {
 			/* The server asked: honour it even above retry.max,
 			 * but not past the expiry. */
-			delay = d->retry_after > INT64_MAX / USEC_PER_SEC ?
-			    INT64_MAX / 2 : d->retry_after * USEC_PER_SEC;
+			delay = outbox_sec(d->retry_after);
 			if (delay < OUTBOX_MIN_DELAY)
 				delay = OUTBOX_MIN_DELAY;
 		} else

@@ -173,11 +173,19 @@ reopen(int readonly, char **err)
 START_TEST(schema_created)
 {
 	struct stat sb;
-	char *mode;
+	char *mode, path[450];
 
 	ck_assert_int_eq(stat(dir, &sb), 0);
 	ck_assert_uint_eq(sb.st_mode & 0777, 0700);
 	ck_assert_int_eq(stat(dbpath, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+	/* The WAL and shared-memory files take the database's mode. */
+	ck_assert_int_eq(store_cursor_set(st, "p", 1), 0);
+	snprintf(path, sizeof path, "%s-wal", dbpath);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+	snprintf(path, sizeof path, "%s-shm", dbpath);
+	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
 	ck_assert_int_eq(sql_int("PRAGMA user_version"), 1);
 	ck_assert_int_eq(sql_int("PRAGMA application_id"), 0x47574154);
