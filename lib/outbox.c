@@ -42,7 +42,7 @@
 #define OUTBOX_ORPHAN_EXPIRE	(INT64_C(24) * 3600 * USEC_PER_SEC)
 #define OUTBOX_ORPHAN_BATCH	64
 #define OUTBOX_SWEEP_EVERY	(60 * USEC_PER_SEC)
-#define OUTBOX_ERROR_PAUSE	(5 * USEC_PER_SEC)	/* after a store error */
+#define OUTBOX_ERROR_PAUSE	(5 * USEC_PER_SEC)	/* after store errors */
 /* Sleep at most this long, so a wall-clock step (next_us is wall time)
  * delays a retry by a minute at worst. */
 #define OUTBOX_MAX_SLEEP	(60 * USEC_PER_SEC)
@@ -61,7 +61,7 @@ LIST_HEAD(outbox_alerts, outbox_alert);
  * what the core needs to decide the outcome. */
 struct outbox_send {
 	struct delivery			 d;	/* d.core points here */
-	struct outbox			*ob;	/* NULL once the outbox is gone */
+	struct outbox			*ob;	/* NULL after outbox_free */
 	struct event_base		*base;
 	struct outbox_alert		*alert;
 	struct retry_config		 retry;
@@ -87,7 +87,7 @@ struct outbox {
 	struct outbox_sends	  finished;	/* to free on the next turn */
 	struct outbox_alerts	  alerts;
 
-	struct strlist		  missing;	/* names logged as not running */
+	struct strlist		  missing;	/* logged as not running */
 	int			  have_orphans;
 	int64_t			  next_sweep;
 	int64_t			  pause_until;	/* after a store error */

@@ -333,7 +333,8 @@ static const char store_schema_v1[] =
 	"  raw TEXT,"
 	"  PRIMARY KEY (tenant, id)"
 	");"
-	"CREATE INDEX records_received ON records (tenant, signal, received_us);"
+	"CREATE INDEX records_received ON records"
+	"  (tenant, signal, received_us);"
 	"CREATE INDEX records_prune ON records (received_us);"
 	"CREATE TABLE rules ("
 	"  name TEXT PRIMARY KEY,"
@@ -393,7 +394,8 @@ static const char store_schema_v1[] =
 	"  PRIMARY KEY (alert_id, position),"
 	"  FOREIGN KEY (tenant, record_id) REFERENCES records (tenant, id)"
 	");"
-	"CREATE INDEX alert_records_record ON alert_records (tenant, record_id);"
+	"CREATE INDEX alert_records_record ON alert_records"
+	"  (tenant, record_id);"
 	/* The alert may be inserted after its deliveries within one
 	 * transaction: the check waits for the commit. */
 	"CREATE TABLE deliveries ("

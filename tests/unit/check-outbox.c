@@ -25,7 +25,7 @@
 #include "xmalloc.h"
 
 #define SEC		USEC_PER_SEC
-#define SLACK		(SEC / 2)	/* loop and scheduling latency */
+#define SLACK		SEC		/* loop and scheduling latency */
 #define MAXSENT		256
 #define MAXNOTIFIERS	10
 
@@ -330,7 +330,8 @@ static int
 none_open(void)
 {
 	return count_state(NULL, DELIVERY_PENDING) == 0 &&
-	    count_state(NULL, DELIVERY_SENDING) == 0 && outbox_inflight(ob) == 0;
+	    count_state(NULL, DELIVERY_SENDING) == 0 &&
+	    outbox_inflight(ob) == 0;
 }
 
 static int
