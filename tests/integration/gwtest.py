@@ -629,13 +629,17 @@ class TestCase(unittest.TestCase):
         self.env.cleanup(keep=failed)
 
     # -- common steps
-    def start_all(self, tls="none", smtp_kw=None, sim_kw=None, **cfg_kw):
-        """The sim, the sink and the daemon with the standard config."""
+    def start_all(self, tls="none", smtp_kw=None, sim_kw=None, setup=None,
+                  **cfg_kw):
+        """The sim, the sink and the daemon with the standard config;
+        setup(sim), when given, runs before the daemon starts."""
         self.sim = self.env.start_sim(**(sim_kw or {}))
         self.smtp = self.env.start_smtp(tls=tls if tls != "none" else None,
                                         **(smtp_kw or {}))
         self.config_path = self.env.write_config(
             self.env.config(self.sim, self.smtp, tls=tls, **cfg_kw))
+        if setup is not None:
+            setup(self.sim)
         self.daemon = self.env.start_daemon(self.config_path)
         return self.daemon
 
