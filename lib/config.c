@@ -708,6 +708,25 @@ check_references(struct cfg *cfg, yaml_node_t *root, struct config_yaml *y)
 	}
 }
 
+/* Pruning records that a poll can still return would make them new again
+ * and page twice: history must outlive every look-back. */
+static void
+check_history(struct cfg *cfg, yaml_node_t *root, struct config_yaml *y)
+{
+	for (size_t i = 0; i < y->c.ntenants; i++) {
+		const struct la_config *la = &y->c.tenants[i].log_analytics;
+
+		if (la->enabled && y->history.keep <= la->lookback +
+		    la->overlap) {
+			cfg_error(cfg, cfg_value(cfg, cfg_value(cfg, root,
+			    "history"), "keep"), "history.keep must be longer "
+			    "than every log_analytics lookback + overlap "
+			    "(tenant '%s')", y->c.tenants[i].name);
+			return;
+		}
+	}
+}
+
 static void
 config_yaml_free(struct config_yaml *y)
 {
@@ -757,6 +776,7 @@ config_load(const char *path, struct config_errors *errs)
 		y->c.notifiers = y->notifiers.v;
 		y->c.nnotifiers = y->notifiers.n;
 		check_references(cfg, root, y);
+		check_history(cfg, root, y);
 		if (cfg_error_count(cfg) == 0 && y->c.nrules == 0)
 			cfg_error(cfg, cfg_value(cfg, root, "rules"),
 			    "rules: no rule is configured");

@@ -243,6 +243,21 @@ error_summary(const char *body, size_t len, char *out, size_t outlen)
 	json_decref(root);
 }
 
+/* Log Analytics answers an invalid or expired token with 403
+ * InvalidAuthenticationToken (API-FACTS 2.3), not only 401. */
+static int
+token_refused(const char *body, size_t len)
+{
+	json_t *root = json_loadb(body, len, 0, NULL);
+	const char *code = json_string_value(json_object_get(
+	    json_object_get(root, "error"), "code"));
+	int refused = code != NULL &&
+	    strcmp(code, "InvalidAuthenticationToken") == 0;
+
+	json_decref(root);
+	return refused;
+}
+
 static int64_t
 poll_cursor(struct poller *p, int64_t now)
 {
@@ -313,11 +328,12 @@ response_cb(const struct http_response *r, void *arg)
 		poll_fail(p, -1, "response rejected: %s", r->error);
 		return;
 	}
-	if (r->status == 401 && !p->refreshed) {
+	if ((r->status == 401 || (r->status == 403 &&
+	    token_refused(r->body, r->body_len))) && !p->refreshed) {
 		/* The token may have been revoked or expired early: one
 		 * fresh token, one retry. */
-		log_info("poller %s: HTTP 401, fetching a new token and "
-		    "retrying once", p->key);
+		log_info("poller %s: HTTP %ld, fetching a new token and "
+		    "retrying once", p->key, r->status);
 		p->refreshed = 1;
 		auth_invalidate(p->auth, p->token);
 		freezero_str(p->token);

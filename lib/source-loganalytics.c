@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "buf.h"
 #include "config.h"
@@ -356,12 +357,46 @@ la_account(const struct tenant_config *tenant, const char *oid)
 	return NULL;
 }
 
+static char *la_raw(const struct la_page *, size_t);
+
+/* A break-glass row is never dropped, even when the service leaves out
+ * what we key on: it is kept with a stand-in, and the log says so. */
 static void
-la_skip(const struct la_page *p, size_t row, const char *why)
+la_degraded(const struct la_page *p, size_t row, const char *why)
 {
 	log_warnx("tenant %s: log_analytics %s: tables[%zu].rows[%zu] of a "
-	    "break-glass account: %s; row skipped", p->ctx->tenant->name,
-	    signal_name(p->ctx->signal), p->t.index, row, why);
+	    "break-glass account: %s; kept with a stand-in value",
+	    p->ctx->tenant->name, signal_name(p->ctx->signal), p->t.index,
+	    row, why);
+}
+
+/* A row without an Id gets one derived from its content, so the same row
+ * returned again by an overlapping poll is still stored once. */
+static char *
+la_content_id(const struct la_page *p, size_t row)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char *raw = la_raw(p, row), hex[2 * 16 + 1];
+
+	if (EVP_Digest(raw, strlen(raw), md, &mdlen, EVP_sha256(), NULL) != 1)
+		fatalx("%s: EVP_Digest", __func__);
+	free(raw);
+	for (unsigned int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return xasprintf("gw-content-%s", hex);
+}
+
+/* When it happened: the row's own time, else when it was ingested, else
+ * now (the record still pages; its time is approximate). */
+static int64_t
+la_fallback_time(const struct la_page *p, size_t row)
+{
+	int64_t us;
+
+	if (la_table_time(&p->t, row, p->col[COL_INGEST], &us) == 0)
+		return us;
+	return p->ctx->now_us;
 }
 
 /* "City, State, CC" from LocationDetails, leaving out missing parts; else
@@ -441,17 +476,18 @@ la_signin_row(const struct la_page *p, size_t row)
 	uid = la_str(p, row, COL_USER_ID);
 	if (la_account(p->ctx->tenant, uid) == NULL)
 		return NULL;
+	r = record_new();
 	if ((id = la_str(p, row, COL_ID)) == NULL) {
-		la_skip(p, row, "no Id");
-		return NULL;
-	}
+		la_degraded(p, row, "no Id");
+		r->id = la_content_id(p, row);
+	} else
+		r->id = xstrdup(id);
 	if (la_event_time(p, row, COL_CREATED, &event_us) != 0) {
-		la_skip(p, row, "neither CreatedDateTime nor TimeGenerated");
-		return NULL;
+		la_degraded(p, row, "neither CreatedDateTime nor "
+		    "TimeGenerated");
+		event_us = la_fallback_time(p, row);
 	}
 
-	r = record_new();
-	r->id = xstrdup(id);
 	r->event_us = event_us;
 	r->user_id = la_lower(uid);
 	r->upn = la_dup(la_str(p, row, COL_UPN));
@@ -507,19 +543,18 @@ la_audit_row(const struct la_page *p, size_t row)
 		buf_free(&tids);
 		return NULL;
 	}
+	r = record_new();
 	if ((id = la_str(p, row, COL_ID)) == NULL) {
-		buf_free(&tids);
-		la_skip(p, row, "no Id");
-		return NULL;
-	}
+		la_degraded(p, row, "no Id");
+		r->id = la_content_id(p, row);
+	} else
+		r->id = xstrdup(id);
 	if (la_event_time(p, row, COL_ACTIVITY_TIME, &event_us) != 0) {
-		buf_free(&tids);
-		la_skip(p, row, "neither ActivityDateTime nor TimeGenerated");
-		return NULL;
+		la_degraded(p, row, "neither ActivityDateTime nor "
+		    "TimeGenerated");
+		event_us = la_fallback_time(p, row);
 	}
 
-	r = record_new();
-	r->id = xstrdup(id);
 	r->event_us = event_us;
 	r->user_id = la_lower(acct->object_id);
 	r->upn = la_dup(acct->upn);

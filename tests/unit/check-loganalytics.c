@@ -385,6 +385,16 @@ parse_file(const char *name, struct record_list *out, struct page_info *pi)
 
 #define ck_assert_str_null(a)	ck_assert_ptr_null(a)
 
+static struct record *
+find_id(const struct record_list *l, const char *id)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i]->id, id) == 0)
+			return l->v[i];
+	ck_abort_msg("no record %s", id);
+	return NULL;
+}
+
 START_TEST(test_signin_page)
 {
 	struct record_list out;
@@ -399,7 +409,16 @@ START_TEST(test_signin_page)
 	ck_assert_ptr_null(pi.next_url);
 	/* The other user's row is the newest: it counts, it is not kept. */
 	ck_assert_int_eq(pi.max_ingest_us, us("2026-11-22T03:59:59.999999Z"));
-	ck_assert_int_eq(out.n, 4);
+	/* Two break-glass rows lack an Id or a time: kept, not dropped. */
+	ck_assert_int_eq(out.n, 6);
+	{
+		int standins = 0;
+
+		for (size_t i = 0; i < out.n; i++)
+			standins += strncmp(out.v[i]->id, "gw-content-",
+			    11) == 0;
+		ck_assert_int_eq(standins, 1);
+	}
 
 	r = out.v[0];
 	ck_assert_int_eq(r->signal, SIGNAL_SIGN_IN);
@@ -441,8 +460,7 @@ START_TEST(test_signin_page)
 	    "failure:50126");
 
 	/* No CreatedDateTime: TimeGenerated; no ResultDescription: Status. */
-	r = out.v[2];
-	ck_assert_str_eq(r->id, "3c0e5f72-6d8b-4a94-8c2f-7b1d9e4a6f85");
+	r = find_id(&out, "3c0e5f72-6d8b-4a94-8c2f-7b1d9e4a6f85");
 	ck_assert_int_eq(r->event_us, us("2026-11-22T03:52:40.765432Z"));
 	ck_assert_str_eq(r->location, "DE");
 	ck_assert_int_eq(r->result_code, 50074);
@@ -450,8 +468,7 @@ START_TEST(test_signin_page)
 	    "Strong Authentication is required.");
 
 	/* Nulls everywhere they may be. */
-	r = out.v[3];
-	ck_assert_str_eq(r->id, "5e2a7b94-8f0d-4cb6-ae4b-9d3f1a6c8b07");
+	r = find_id(&out, "5e2a7b94-8f0d-4cb6-ae4b-9d3f1a6c8b07");
 	ck_assert_str_eq(r->user_id, BG1);
 	ck_assert_str_null(r->upn);
 	ck_assert_str_null(r->ip);
@@ -485,7 +502,7 @@ START_TEST(test_dynamic_text_equals_nested)
 
 	parse_file("la-signin-nested.json", &a, &pa);
 	parse_file("la-signin-text.json", &b, &pb);
-	ck_assert_int_eq(a.n, 4);
+	ck_assert_int_eq(a.n, 6);
 	ck_assert_int_eq(b.n, a.n);
 	ck_assert_int_eq(pa.max_ingest_us, pb.max_ingest_us);
 	ck_assert_int_eq(pa.rows, pb.rows);
@@ -913,7 +930,7 @@ START_TEST(test_result)
 }
 END_TEST
 
-START_TEST(test_rows_dropped_and_skipped)
+START_TEST(test_rows_dropped_and_kept)
 {
 	struct record_list out;
 	struct page_info pi;
@@ -935,8 +952,8 @@ START_TEST(test_rows_dropped_and_skipped)
 	record_list_clear(&out);
 	page_info_clear(&pi);
 
-	/* Break-glass rows without an Id or a time are skipped (with a
-	 * warning) but still move max_ingest_us. */
+	/* Break-glass rows without an Id or a time are kept, never dropped:
+	 * a content-derived id, the ingestion time (or now) as event time. */
 	ck_assert_int_eq(mini(
 	    "['2026-11-22T03:55:00Z','2026-11-22T03:49:00Z',null,'" BG1 "',"
 	    "null,null,'0',null,null],"
@@ -946,13 +963,39 @@ START_TEST(test_rows_dropped_and_skipped)
 	    "null],"
 	    "[null,'2026-11-22T03:49:00Z','id4','" BG2 "',null,null,'0',null,"
 	    "null]", &out, &pi, &err), 0);
-	ck_assert_int_eq(out.n, 1);
-	ck_assert_str_eq(out.v[0]->id, "id4");
-	ck_assert_int_eq(out.v[0]->ingest_us, 0);
+	ck_assert_int_eq(out.n, 4);
+	ck_assert(strncmp(out.v[0]->id, "gw-content-", 11) == 0);
+	ck_assert(strncmp(out.v[1]->id, "gw-content-", 11) == 0);
+	/* Different rows, different stand-in ids. */
+	ck_assert_str_ne(out.v[0]->id, out.v[1]->id);
+	ck_assert_str_eq(out.v[2]->id, "id3");
+	ck_assert_int_eq(out.v[2]->event_us, us("2026-11-22T03:53:00Z"));
+	ck_assert_str_eq(out.v[3]->id, "id4");
+	ck_assert_int_eq(out.v[3]->ingest_us, 0);
 	ck_assert_int_eq(pi.rows, 4);
 	ck_assert_int_eq(pi.max_ingest_us, us("2026-11-22T03:55:00Z"));
 	record_list_clear(&out);
 	page_info_clear(&pi);
+
+	/* The same id-less row again (an overlapping poll) gets the same
+	 * stand-in id, so it is stored once. */
+	{
+		char *first;
+
+		ck_assert_int_eq(mini("['2026-11-22T03:55:00Z',"
+		    "'2026-11-22T03:49:00Z',null,'" BG1 "',null,null,'0',null,"
+		    "null]", &out, &pi, &err), 0);
+		first = strdup(out.v[0]->id);
+		record_list_clear(&out);
+		page_info_clear(&pi);
+		ck_assert_int_eq(mini("['2026-11-22T03:55:00Z',"
+		    "'2026-11-22T03:49:00Z',null,'" BG1 "',null,null,'0',null,"
+		    "null]", &out, &pi, &err), 0);
+		ck_assert_str_eq(out.v[0]->id, first);
+		free(first);
+		record_list_clear(&out);
+		page_info_clear(&pi);
+	}
 
 	/* An empty table. */
 	ck_assert_int_eq(mini("", &out, &pi, &err), 0);
@@ -1016,7 +1059,7 @@ loganalytics_suite(void)
 	tcase_add_test(tc, test_partial_error);
 	tcase_add_test(tc, test_location);
 	tcase_add_test(tc, test_result);
-	tcase_add_test(tc, test_rows_dropped_and_skipped);
+	tcase_add_test(tc, test_rows_dropped_and_kept);
 	tcase_add_test(tc, test_parse_unsupported_signal);
 	suite_add_tcase(s, tc);
 	return s;
