@@ -436,6 +436,7 @@ class Env:
         self.tmp = tempfile.mkdtemp(prefix="gw-it-")
         self._ids = 0
         self.processes = []
+        self.run_outputs = []
         self.certs = os.path.join(self.tmp, "certs")
         subprocess.run(["sh", os.path.join(SIM_DIR, "make-certs.sh"),
                         self.certs], check=True, timeout=scaled(60))
@@ -486,12 +487,15 @@ class Env:
 
     def run_daemon(self, args, timeout=60):
         """Run glasswatchd to completion (--check, --once, --version)."""
-        return subprocess.run([self.glasswatchd] + list(args),
-                              stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env=self.daemon_environ(), cwd=self.tmp,
-                              timeout=scaled(timeout), text=True,
-                              errors="replace")
+        r = subprocess.run([self.glasswatchd] + list(args),
+                           stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=self.daemon_environ(), cwd=self.tmp,
+                           timeout=scaled(timeout), text=True,
+                           errors="replace")
+        self.run_outputs.append(("glasswatchd %s" % " ".join(args),
+                                 r.stdout + r.stderr))
+        return r
 
     # -- configuration
     def config(self, sim, smtp, tls="none", rule=None, notifier=None,
@@ -585,13 +589,45 @@ class Env:
             return self.db("SELECT * FROM deliveries")
         return self.db("SELECT * FROM deliveries WHERE state = ?", (state,))
 
+    def stop_daemons(self):
+        """SIGTERM every daemon still running and wait for it."""
+        for p in self.processes:
+            if isinstance(p, Daemon) and p.running():
+                p.signal(signal.SIGTERM)
+                try:
+                    p.proc.wait(scaled(10))
+                except subprocess.TimeoutExpired:
+                    p.proc.kill()
+                    p.proc.wait(10)
+
+    def sanitizer_reports(self):
+        """AddressSanitizer, LeakSanitizer or UBSan lines in any daemon
+        log of this test (the sanitizer build runs the same tests)."""
+        outputs = list(self.run_outputs)
+        outputs += [(p.log_path, p.output()) for p in self.processes
+                    if isinstance(p, Daemon)]
+        found = []
+        for where, text in outputs:
+            for line in text.splitlines():
+                if ("ERROR: AddressSanitizer" in line or
+                        "ERROR: LeakSanitizer" in line or
+                        "runtime error:" in line):
+                    found.append("%s: %s" % (where, line))
+        return found
+
     def cleanup(self, keep):
         for p in reversed(self.processes):
             try:
                 if isinstance(p, Daemon):
+                    # SIGTERM first: a clean exit is where LeakSanitizer
+                    # looks for leaks.
                     if p.running():
-                        p.proc.kill()
-                        p.proc.wait(10)
+                        p.signal(signal.SIGTERM)
+                        try:
+                            p.proc.wait(scaled(10))
+                        except subprocess.TimeoutExpired:
+                            p.proc.kill()
+                            p.proc.wait(10)
                 else:
                     p.stop()
             except Exception as e:          # cleanup goes on regardless
@@ -622,11 +658,21 @@ class TestCase(unittest.TestCase):
 
     def _cleanup(self):
         failed = self._failed()
+        reports = []
+        try:
+            self.env.stop_daemons()
+            reports = self.env.sanitizer_reports()
+        finally:
+            if reports:
+                failed = True
         if failed:
             for p in self.env.processes:
                 if isinstance(p, (Daemon, SimTenant, SmtpSink)):
                     print(p.log_tail(), file=sys.stderr)
         self.env.cleanup(keep=failed)
+        if reports:
+            self.fail("a sanitizer reported a problem in glasswatchd:\n" +
+                      "\n".join(reports))
 
     # -- common steps
     def start_all(self, tls="none", smtp_kw=None, sim_kw=None, setup=None,
