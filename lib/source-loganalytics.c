@@ -456,39 +456,40 @@ la_result_code(const struct la_page *p, size_t row)
 	return errno == 0 && *end == '\0' ? code : -1;
 }
 
-static int
-la_event_time(const struct la_page *p, size_t row, enum la_col first,
-    int64_t *us)
-{
-	if (la_table_time(&p->t, row, p->col[first], us) == 0)
-		return 0;
-	return la_table_time(&p->t, row, p->col[COL_TIME_GENERATED], us);
-}
-
+/* A record with its identity: the row's Id and event time (the column
+ * `when`, else TimeGenerated), or stand-ins when the service left them out. */
 static struct record *
-la_signin_row(const struct la_page *p, size_t row)
+la_record_new(const struct la_page *p, size_t row, enum la_col when)
 {
-	const char *uid, *id, *reason;
-	struct record *r;
-	int64_t event_us;
-	json_t *status;
+	struct record *r = record_new();
+	const char *id;
 
-	uid = la_str(p, row, COL_USER_ID);
-	if (la_account(p->ctx->tenant, uid) == NULL)
-		return NULL;
-	r = record_new();
 	if ((id = la_str(p, row, COL_ID)) == NULL) {
 		la_degraded(p, row, "no Id");
 		r->id = la_content_id(p, row);
 	} else
 		r->id = xstrdup(id);
-	if (la_event_time(p, row, COL_CREATED, &event_us) != 0) {
-		la_degraded(p, row, "neither CreatedDateTime nor "
-		    "TimeGenerated");
-		event_us = la_fallback_time(p, row);
+	if (la_table_time(&p->t, row, p->col[when], &r->event_us) != 0 &&
+	    la_table_time(&p->t, row, p->col[COL_TIME_GENERATED],
+	    &r->event_us) != 0) {
+		la_degraded(p, row, "no event time");
+		r->event_us = la_fallback_time(p, row);
 	}
+	return r;
+}
 
-	r->event_us = event_us;
+static struct record *
+la_signin_row(const struct la_page *p, size_t row)
+{
+	const char *uid, *reason;
+	struct record *r;
+	json_t *status;
+
+	uid = la_str(p, row, COL_USER_ID);
+	if (la_account(p->ctx->tenant, uid) == NULL)
+		return NULL;
+	r = la_record_new(p, row, COL_CREATED);
+
 	r->user_id = la_lower(uid);
 	r->upn = la_dup(la_str(p, row, COL_UPN));
 	r->ip = la_dup(la_str(p, row, COL_IP));
@@ -516,7 +517,6 @@ la_audit_row(const struct la_page *p, size_t row)
 	const char *init_id, *id, *result;
 	struct record *r;
 	struct buf tids;
-	int64_t event_us;
 	size_t i;
 
 	initiated = la_table_cell(&p->t, row, p->col[COL_INITIATED_BY]);
@@ -543,19 +543,8 @@ la_audit_row(const struct la_page *p, size_t row)
 		buf_free(&tids);
 		return NULL;
 	}
-	r = record_new();
-	if ((id = la_str(p, row, COL_ID)) == NULL) {
-		la_degraded(p, row, "no Id");
-		r->id = la_content_id(p, row);
-	} else
-		r->id = xstrdup(id);
-	if (la_event_time(p, row, COL_ACTIVITY_TIME, &event_us) != 0) {
-		la_degraded(p, row, "neither ActivityDateTime nor "
-		    "TimeGenerated");
-		event_us = la_fallback_time(p, row);
-	}
+	r = la_record_new(p, row, COL_ACTIVITY_TIME);
 
-	r->event_us = event_us;
 	r->user_id = la_lower(acct->object_id);
 	r->upn = la_dup(acct->upn);
 	r->ip = la_dup(la_member(user, "ipAddress"));
