@@ -61,6 +61,7 @@ struct daemon {
 	/* --once */
 	int			 once_polled;
 	int			 once_sources_ok;
+	long			 once_given_up_before;
 };
 
 static void
@@ -256,6 +257,20 @@ outbox_unfinished(struct daemon *d)
 	return pending + sending > 0;
 }
 
+/* Deliveries that ended failed or expired: --once compares the count at
+ * its end with the count at its start. */
+static long
+outbox_given_up(struct daemon *d)
+{
+	long failed = 0, expired = 0;
+
+	if (store_delivery_count(d->store, NULL, DELIVERY_FAILED,
+	    &failed) == -1 || store_delivery_count(d->store, NULL,
+	    DELIVERY_EXPIRED, &expired) == -1)
+		return -1;
+	return failed + expired;
+}
+
 static void
 outbox_change_cb(void *arg)
 {
@@ -264,7 +279,16 @@ outbox_change_cb(void *arg)
 	reap_retired(d);
 	if (d->opts->once && d->once_polled && !d->stopping &&
 	    !outbox_unfinished(d)) {
-		d->exit_code = d->once_sources_ok ? EXIT_OK : EXIT_INCOMPLETE;
+		long given_up = outbox_given_up(d);
+
+		d->exit_code = d->once_sources_ok && given_up != -1 &&
+		    given_up == d->once_given_up_before ? EXIT_OK :
+		    EXIT_INCOMPLETE;
+		if (given_up != d->once_given_up_before)
+			log_warnx("--once: %ld deliver%s failed for good",
+			    given_up - d->once_given_up_before,
+			    given_up - d->once_given_up_before == 1 ? "y" :
+			    "ies");
 		d->stopping = 1;
 	}
 	daemon_maybe_exit(d);
@@ -280,7 +304,15 @@ once_polled_cb(int ok, void *arg)
 	if (!ok)
 		log_warnx("--once: a source still failed after %ds",
 		    ONCE_RETRY_SEC);
-	rules_tick(d->rules, time_now_us());
+	/* Whatever a failed evaluation after a poll left unmarked. */
+	for (size_t i = 0; i < d->config->ntenants; i++)
+		if (rules_evaluate(d->rules, d->config->tenants[i].name) == -1) {
+			log_warnx("--once: rule evaluation failed for tenant "
+			    "%s", d->config->tenants[i].name);
+			d->once_sources_ok = 0;
+		}
+	if (rules_tick(d->rules, time_now_us()) == -1)
+		d->once_sources_ok = 0;
 	arm_deadline(d, ONCE_RETRY_SEC);
 	outbox_kick(d->outbox);
 	outbox_change_cb(d);
@@ -309,19 +341,32 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 
 	(void)ev;
 	if (sig == SIGHUP) {
-		if (!d->stopping)
+		if (d->opts->once)
+			log_notice("SIGHUP ignored: --once runs the "
+			    "configuration it started with");
+		else if (!d->stopping)
 			daemon_reload(d);
 		return;
 	}
+	if (d->opts->once && !d->stopping)
+		d->exit_code = EXIT_INCOMPLETE;	/* interrupted before done */
 	daemon_stop(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* Teardown order matters: nothing may outlive what it points into. The
+ * engine goes after the outbox (an SMTP send still in flight is handed
+ * back and finished as "sent again after the restart"), one last loop turn
+ * runs the frees that scheduled, and only then go the notifiers and the
+ * configurations they point into. */
 static void
 daemon_free(struct daemon *d)
 {
 	pollers_free(d->pollers);
 	rules_free(d->rules);
 	outbox_free(d->outbox);
+	http_engine_free(d->http);
+	if (d->base != NULL)
+		event_base_loop(d->base, EVLOOP_NONBLOCK);
 	if (d->notifiers != NULL)
 		notifiers_release(d->notifiers, d->nnotifiers);
 	while (d->retired != NULL) {
@@ -332,7 +377,6 @@ daemon_free(struct daemon *d)
 		config_free(r->config);
 		free(r);
 	}
-	http_engine_free(d->http);
 	if (d->ev_hup != NULL) {
 		event_free(d->ev_hup);
 		event_free(d->ev_term);
@@ -409,9 +453,10 @@ daemon_run(const struct daemon_opts *opts)
 
 	rules_set_config(d.rules, d.config);
 	pollers_set_config(d.pollers, d.config);
-	if (opts->once)
+	if (opts->once) {
+		d.once_given_up_before = outbox_given_up(&d);
 		pollers_run_once(d.pollers, ONCE_RETRY_SEC, once_polled_cb, &d);
-	else {
+	} else {
 		outbox_kick(d.outbox);	/* resume what a restart left */
 		d.ev_prune = evtimer_new(d.base, prune_cb, &d);
 		event_active(d.ev_prune, EV_TIMEOUT, 0);

@@ -95,7 +95,7 @@ check_config(const char *path)
 
 		duration_format(r->period, d1, sizeof d1);
 		duration_format(r->frequency, d2, sizeof d2);
-		printf("rule %s: %s %s, count %s %ld over %s every %s, Sev%d"
+		printf("rule %s: %s %s, count %s %ld over %s every %s, Sev%ld"
 		    "%s\n", r->name, source_kind_name(r->source),
 		    signal_name(r->signal), ops[r->op], r->threshold, d1, d2,
 		    r->severity, r->enabled ? "" : " (disabled)");

@@ -248,6 +248,8 @@ auth_fill_error(const struct http_response *r, struct auth_error *err,
 	err->permanent = auth_permanent(r->status, eb->error, err->aadsts);
 }
 
+#define AUTH_EXPIRES_MAX	86400
+
 /* expires_in: a number, or a numeric string in v1-style answers. */
 static int
 auth_expires_in(json_t *v, int64_t *out)
@@ -257,8 +259,14 @@ auth_expires_in(json_t *v, int64_t *out)
 
 	if (json_is_integer(v))
 		n = json_integer_value(v);
-	else if (json_is_real(v))
-		n = (int64_t)json_real_value(v);
+	else if (json_is_real(v)) {
+		double d = json_real_value(v);
+
+		/* Converting an out-of-range double is undefined. */
+		if (!(d > 0 && d < (double)AUTH_EXPIRES_MAX))
+			return -1;
+		n = (int64_t)d;
+	}
 	else if (json_is_string(v)) {
 		s = json_string_value(v);
 		if (*s == '\0' || strlen(s) > 10)
@@ -272,7 +280,8 @@ auth_expires_in(json_t *v, int64_t *out)
 		return -1;
 	if (n <= 0)
 		return -1;
-	*out = n;
+	/* Tokens live about an hour; a day caps a nonsense value. */
+	*out = n > AUTH_EXPIRES_MAX ? AUTH_EXPIRES_MAX : n;
 	return 0;
 }
 

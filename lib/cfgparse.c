@@ -285,7 +285,8 @@ parse_url(struct cfg *cfg, yaml_node_t *n, const char *text)
 	if (curl_url_set(u, CURLUPART_URL, text, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		cfg_error(cfg, n, "'%s' is not a URL", text);
+		/* Never echo the value: a URL may carry credentials. */
+		cfg_error(cfg, n, "not a valid URL");
 		goto out;
 	}
 	if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) {

@@ -89,7 +89,7 @@ struct rule_config {
 	long			 threshold;
 	int64_t			 period;
 	int64_t			 frequency;
-	int			 severity;	/* 0..4 */
+	long			 severity;	/* 0..4 */
 	int64_t			 suppress;	/* 0: off */
 	int			 enabled;
 	struct strlist		 actions;	/* notifier names */

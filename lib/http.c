@@ -285,24 +285,35 @@ http_engine_new(struct event_base *base)
 }
 
 static void
+xfer_abandon(struct xfer *x)
+{
+	if (x->drop != NULL)
+		x->drop(x->arg);
+	else {
+		x->state = XFER_CALLING;
+		x->cb(x->easy, CURLE_ABORTED_BY_CALLBACK, x->arg);
+	}
+	free(x);
+}
+
+static void
 http_engine_destroy(struct http_engine *e)
 {
 	struct xfer	*x;
 	struct sock	*s;
 
 	e->closing = 1;
+	/* HTTP calls are freed silently; a generic transfer's owner gets its
+	 * callback with CURLE_ABORTED_BY_CALLBACK so it can release what it
+	 * holds (an SMTP send still in flight at shutdown). */
 	while ((x = TAILQ_FIRST(&e->running)) != NULL) {
 		TAILQ_REMOVE(&e->running, x, entry);
 		curl_multi_remove_handle(e->multi, x->easy);
-		if (x->drop != NULL)
-			x->drop(x->arg);
-		free(x);
+		xfer_abandon(x);
 	}
 	while ((x = TAILQ_FIRST(&e->done)) != NULL) {
 		TAILQ_REMOVE(&e->done, x, entry);
-		if (x->drop != NULL)
-			x->drop(x->arg);
-		free(x);
+		xfer_abandon(x);
 	}
 	/* This closes cached connections and may call the socket callback
 	 * once more for each; contexts it does not remove go below. */

@@ -540,10 +540,9 @@ email_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 	tn = cfg_value(cfg, map, "tls");
 	if (c->url != NULL) {
 		if ((scheme = email_url_scheme(c->url)) == -1) {
-			shown = email_printable(c->url);
-			cfg_error(cfg, un, "url: '%s' is not an smtp:// or "
-			    "smtps:// URL", shown);
-			free(shown);
+			/* Never echo the URL: it may carry credentials. */
+			cfg_error(cfg, un, "url: not an smtp:// or smtps:// "
+			    "URL");
 		} else if (email_url_check(c->url, &why) == -1) {
 			cfg_error(cfg, un, "url: %s", why);
 			scheme = -1;

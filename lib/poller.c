@@ -29,6 +29,7 @@
 #define LA_REQUESTS_PER_30S	200
 #define BACKOFF_FIRST_US	(1 * USEC_PER_SEC)
 #define BACKOFF_MAX_US		(300 * USEC_PER_SEC)
+#define RETRY_AFTER_MAX_US	(300 * USEC_PER_SEC)
 
 struct pollers;
 
@@ -114,8 +115,20 @@ poll_backoff_us(const struct poller *p, int64_t retry_after_s)
 	if (cap > BACKOFF_MAX_US)
 		cap = BACKOFF_MAX_US;
 	delay = cap / 2 + (int64_t)(random_u64() % (uint64_t)(cap / 2 + 1));
-	if (retry_after_s > 0 && retry_after_s * USEC_PER_SEC > delay)
-		delay = retry_after_s * USEC_PER_SEC;
+	if (retry_after_s > 0 && retry_after_s * USEC_PER_SEC > delay) {
+		/* Honour the server, but never sleep blind for long: a
+		 * monitor that stops asking misses everything meanwhile. */
+		int64_t most = p->frequency_us > RETRY_AFTER_MAX_US ?
+		    p->frequency_us : RETRY_AFTER_MAX_US;
+
+		delay = retry_after_s > most / USEC_PER_SEC ? most :
+		    retry_after_s * USEC_PER_SEC;
+		if (retry_after_s * USEC_PER_SEC > most)
+			log_warnx("poller %s: the service asked to wait %llds; "
+			    "asking again in %llds", p->key,
+			    (long long)retry_after_s,
+			    (long long)(most / USEC_PER_SEC));
+	}
 	return delay;
 }
 
@@ -320,12 +333,18 @@ response_cb(const struct http_response *r, void *arg)
 		p->set->la_inflight--;
 		p->counts_la = 0;
 	}
-	if (r->error != NULL && r->status == 0) {
-		poll_fail(p, -1, "request failed: %s", r->error);
-		return;
-	}
 	if (r->too_large) {
 		poll_fail(p, -1, "response rejected: %s", r->error);
+		return;
+	}
+	if (r->error != NULL) {
+		/* Also a transfer cut short after a 200 header: never parse
+		 * half a body. */
+		if (r->status != 0)
+			poll_fail(p, -1, "transfer failed after HTTP %ld: %s",
+			    r->status, r->error);
+		else
+			poll_fail(p, -1, "request failed: %s", r->error);
 		return;
 	}
 	if ((r->status == 401 || (r->status == 403 &&
@@ -342,7 +361,15 @@ response_cb(const struct http_response *r, void *arg)
 		return;
 	}
 	if (r->status == 204) {
-		poll_fail(p, -1, "HTTP 204 No Content: cursor kept");
+		/* The workspace has no data at all: a successful read that
+		 * found nothing; the cursor stays where it is. */
+		log_info("poller %s: HTTP 204 No Content (empty workspace); "
+		    "cursor kept", p->key);
+		if (store_poll_result(p->set->store, p->key, 1, time_now_us(),
+		    NULL) == -1)
+			log_warnx("poller %s: could not record the poll",
+			    p->key);
+		poll_finish(p, 1, -1);
 		return;
 	}
 	if (r->status != 200) {

@@ -301,7 +301,7 @@ rules_alert_new(enum alert_kind kind, const struct rule_config *rule,
 	a->rule = xstrdup(rule->name);
 	if (rule->description != NULL)
 		a->description = xstrdup(rule->description);
-	a->severity = rule->severity;
+	a->severity = (int)rule->severity;
 	a->tenant = xstrdup(tc->name);
 	if (tc->tenant_id != NULL)
 		a->tenant_id = xstrdup(tc->tenant_id);
@@ -723,7 +723,7 @@ rules_eval_rule(struct rules *r, const struct rule_config *rule,
 		return -1;
 	record_list_init(&l);
 	if (store_rule_unmarked(r->store, rule->name, tc->name, rule->signal,
-	    since, &l) == -1) {
+	    &l) == -1) {
 		record_list_clear(&l);
 		return -1;
 	}

@@ -132,12 +132,16 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "WHERE r.tenant = ?1 AND r.id = ?2",
 
 	[STMT_RULE_SINCE_INSERT] =
-	    "INSERT OR IGNORE INTO rules (name, since_us) VALUES (?1, ?2)",
+	    "INSERT OR IGNORE INTO rules (name, since_us, since_seq) "
+	    "VALUES (?1, ?2, coalesce((SELECT seq FROM sqlite_sequence "
+	    "WHERE name = 'records'), 0))",
 	[STMT_RULE_SINCE_GET] =
 	    "SELECT since_us FROM rules WHERE name = ?1",
 	[STMT_RULE_UNMARKED] =
 	    "SELECT " RECORD_COLUMNS " FROM records r "
-	    "WHERE r.tenant = ?2 AND r.signal = ?3 AND r.received_us >= ?4 "
+	    "WHERE r.tenant = ?2 AND r.signal = ?3 "
+	    "AND r.seq > coalesce((SELECT since_seq FROM rules "
+	    "WHERE name = ?1), 0) "
 	    "AND NOT EXISTS (SELECT 1 FROM rule_marks m WHERE m.rule = ?1 "
 	    "AND m.tenant = r.tenant AND m.record_id = r.id) "
 	    "ORDER BY r.event_us, r.id",
@@ -308,6 +312,9 @@ static const char store_schema_v1[] =
 	"  failing_since_us INTEGER"
 	");"
 	"CREATE TABLE records ("
+	/* A sequence that never goes back or repeats, unlike the wall
+	 * clock: rules start from it (see STMT_RULE_SINCE_INSERT). */
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  tenant TEXT NOT NULL,"
 	"  id TEXT NOT NULL,"
 	"  signal TEXT NOT NULL,"
@@ -331,14 +338,15 @@ static const char store_schema_v1[] =
 	"  target TEXT,"
 	"  target_ids TEXT,"
 	"  raw TEXT,"
-	"  PRIMARY KEY (tenant, id)"
+	"  UNIQUE (tenant, id)"
 	");"
 	"CREATE INDEX records_received ON records"
 	"  (tenant, signal, received_us);"
 	"CREATE INDEX records_prune ON records (received_us);"
 	"CREATE TABLE rules ("
 	"  name TEXT PRIMARY KEY,"
-	"  since_us INTEGER NOT NULL"
+	"  since_us INTEGER NOT NULL,"
+	"  since_seq INTEGER NOT NULL"
 	");"
 	"CREATE TABLE rule_marks ("
 	"  rule TEXT NOT NULL,"
@@ -1215,7 +1223,7 @@ fail:
 
 int
 store_rule_unmarked(struct store *s, const char *rule, const char *tenant,
-    enum signal signal, int64_t since_us, struct record_list *out)
+    enum signal signal, struct record_list *out)
 {
 	static const char purpose[] = "reading records new to a rule";
 	sqlite3_stmt *st;
@@ -1224,8 +1232,7 @@ store_rule_unmarked(struct store *s, const char *rule, const char *tenant,
 		return -1;
 	if (bind_str(st, 1, rule) != SQLITE_OK ||
 	    bind_str(st, 2, tenant) != SQLITE_OK ||
-	    bind_str(st, 3, signal_name(signal)) != SQLITE_OK ||
-	    bind_i64(st, 4, since_us) != SQLITE_OK) {
+	    bind_str(st, 3, signal_name(signal)) != SQLITE_OK) {
 		store_error(s, purpose);
 		store_reset(st);
 		return -1;

@@ -45,15 +45,18 @@ int	store_record_get(struct store *, const char *tenant, const char *id,
 	    struct record **out);
 
 /* --- rule state ------------------------------------------------------ */
-/* When the rule (by name) was first seen; created as now_us if new. A rule
- * only evaluates records received from then on. */
+/* Registers the rule (by name) when new: since_us becomes now_us, and the
+ * rule evaluates only records stored after this moment. That moment is
+ * kept as a position in the records' insertion sequence, not as a time, so
+ * a wall clock stepped back can never hide a record from the rule.
+ * since_us (wall clock) is what absence rules use to wait for a whole
+ * period. */
 int	store_rule_since(struct store *, const char *rule, int64_t now_us,
 	    int64_t *since_us);
-/* Records of the tenant and signal received at or after since_us that the
- * rule has not marked yet, ordered by event time then id. */
+/* Records of the tenant and signal stored after the rule was registered
+ * that it has not marked yet, ordered by event time then id. */
 int	store_rule_unmarked(struct store *, const char *rule,
-	    const char *tenant, enum signal, int64_t since_us,
-	    struct record_list *out);
+	    const char *tenant, enum signal, struct record_list *out);
 
 /* What a rule decided about a record. */
 enum mark_state {

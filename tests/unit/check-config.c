@@ -240,6 +240,53 @@ START_TEST(bad_guid)
 }
 END_TEST
 
+START_TEST(huge_severity_is_not_wrapped)
+{
+	ck_assert_ptr_null(load(TENANT RULE "    severity: 4294967296\n"
+	    NOTIFIER));
+	expect_error(16, 15, "severity: must be 0 (Critical) to 4 (Verbose)");
+}
+END_TEST
+
+START_TEST(urls_with_credentials_are_not_echoed)
+{
+	ck_assert_ptr_null(load(TENANT RULE
+	    "notifiers:\n"
+	    "  - name: mail\n"
+	    "    type: email\n"
+	    "    url: smpt://glasswatch:Hunter2Secret@mail.example.org\n"
+	    "    from: gw@example.org\n"
+	    "    to: [soc@example.org]\n"));
+	ck_assert_uint_ge(errs.n, 1);
+	for (size_t i = 0; i < errs.n; i++)
+		ck_assert_msg(strstr(errs.v[i], "Hunter2Secret") == NULL, "%s",
+		    errs.v[i]);
+	ck_assert_ptr_null(load(
+	    "tenants:\n"
+	    "  - name: t\n"
+	    "    tenant_id: 00000000-0000-0000-0000-000000000000\n"
+	    "    cloud: custom\n"
+	    "    endpoints: { login: \"ftp://u:Hunter2Secret@x\" }\n"
+	    "    credentials: { client_id: 11111111-1111-1111-1111-111111111111,"
+	    " client_secret_env: HOME }\n"
+	    "    break_glass: [{ object_id: 33333333-3333-3333-3333-333333333333 }]\n"
+	    RULE NOTIFIER));
+	ck_assert_uint_ge(errs.n, 1);
+	for (size_t i = 0; i < errs.n; i++)
+		ck_assert_msg(strstr(errs.v[i], "Hunter2Secret") == NULL, "%s",
+		    errs.v[i]);
+}
+END_TEST
+
+START_TEST(history_shorter_than_lookback)
+{
+	ck_assert_ptr_null(load("history: { keep: 1d }\n" TENANT RULE
+	    NOTIFIER));
+	expect_error(1, 18, "history.keep must be longer than every "
+	    "log_analytics lookback + overlap (tenant 'contoso')");
+}
+END_TEST
+
 START_TEST(frequency_longer_than_period)
 {
 	ck_assert_ptr_null(load(TENANT RULE
@@ -459,6 +506,9 @@ config_suite(void)
 	tcase_add_test(tc, zero_frequency_refused);
 	tcase_add_test(tc, bad_guid);
 	tcase_add_test(tc, frequency_longer_than_period);
+	tcase_add_test(tc, huge_severity_is_not_wrapped);
+	tcase_add_test(tc, urls_with_credentials_are_not_echoed);
+	tcase_add_test(tc, history_shorter_than_lookback);
 	tcase_add_test(tc, severity_out_of_range);
 	tcase_add_test(tc, action_names_no_notifier);
 	tcase_add_test(tc, secret_file_readable_by_others);

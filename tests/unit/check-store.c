@@ -459,30 +459,37 @@ START_TEST(rule_since_and_unmarked)
 	struct record_list l;
 	int64_t since;
 
+	put("old", SIGNAL_SIGN_IN, "oid-1", T0, T0);	/* before the rule */
 	ck_assert_int_eq(store_rule_since(st, "r", T0 + 10 * SEC, &since), 0);
 	ck_assert_int_eq(since, T0 + 10 * SEC);
 	ck_assert_int_eq(store_rule_since(st, "r", T0 + 99 * SEC, &since), 0);
 	ck_assert_int_eq(since, T0 + 10 * SEC);
 
-	put("old", SIGNAL_SIGN_IN, "oid-1", T0, T0);	/* before the rule */
 	put("c", SIGNAL_SIGN_IN, "oid-1", T0 + 30 * SEC, T0 + 11 * SEC);
 	put("b", SIGNAL_SIGN_IN, "oid-1", T0 + 20 * SEC, T0 + 12 * SEC);
-	put("a", SIGNAL_SIGN_IN, "oid-1", T0 + 20 * SEC, T0 + 13 * SEC);
+	/* The wall clock stepped back: still after the rule started. */
+	put("a", SIGNAL_SIGN_IN, "oid-1", T0 + 20 * SEC, T0 + 1 * SEC);
 	put("audit", SIGNAL_AUDIT, "oid-1", T0 + 20 * SEC, T0 + 13 * SEC);
 	ck_assert_int_eq(store_rule_mark(st, "r", "contoso", "c", "oid-1",
 	    MARK_NOMATCH, NULL, NULL, T0 + 30 * SEC), 0);
 
 	record_list_init(&l);
 	ck_assert_int_eq(store_rule_unmarked(st, "r", "contoso",
-	    SIGNAL_SIGN_IN, since, &l), 0);
+	    SIGNAL_SIGN_IN, &l), 0);
 	ck_assert_uint_eq(l.n, 2);
 	ck_assert_str_eq(l.v[0]->id, "a");	/* event time, then id */
 	ck_assert_str_eq(l.v[1]->id, "b");
 	record_list_clear(&l);
-	/* Another rule has marked nothing. */
+	/* A rule registered now sees only what is stored after it. */
+	ck_assert_int_eq(store_rule_since(st, "r2", T0 + 14 * SEC, &since), 0);
 	ck_assert_int_eq(store_rule_unmarked(st, "r2", "contoso",
-	    SIGNAL_SIGN_IN, since, &l), 0);
-	ck_assert_uint_eq(l.n, 3);
+	    SIGNAL_SIGN_IN, &l), 0);
+	ck_assert_uint_eq(l.n, 0);
+	put("d", SIGNAL_SIGN_IN, "oid-1", T0 + 40 * SEC, T0 + 2 * SEC);
+	ck_assert_int_eq(store_rule_unmarked(st, "r2", "contoso",
+	    SIGNAL_SIGN_IN, &l), 0);
+	ck_assert_uint_eq(l.n, 1);
+	ck_assert_str_eq(l.v[0]->id, "d");
 	record_list_clear(&l);
 }
 END_TEST
