@@ -351,11 +351,20 @@ la_table_read(struct la_table *t, json_t *tab, size_t ti, char **err)
 			    t->ncolumns);
 		for (j = 0; j < t->ncolumns; j++) {
 			if (la_cell_normalise(row, j, t->columns[j].type,
-			    &why) != 0)
+			    &why) == 0)
+				continue;
+			/* One odd cell must not blind the monitor: the
+			 * cursor would never pass the page and the good rows
+			 * on it would never be stored. The cell reads as
+			 * absent; the structure above is still strict. */
+			log_warnx("log_analytics: tables[%zu].rows[%zu][%zu] "
+			    "(%.100s, %s): %s; read as null", ti, i, j,
+			    t->columns[j].name,
+			    la_type_name(t->columns[j].type), why);
+			if (json_array_set_new(row, j, json_null()) != 0)
 				return la_fail(err, "tables[%zu].rows[%zu]"
-				    "[%zu] (%.100s, %s): %s", ti, i, j,
-				    t->columns[j].name,
-				    la_type_name(t->columns[j].type), why);
+				    "[%zu]: cannot replace the cell", ti, i, j);
+			t->bad_cells++;
 		}
 	}
 	t->rows = rows;

@@ -55,6 +55,7 @@ struct la_table {
 	json_t			*colindex;	/* name -> index */
 	int			 partial;	/* PartialError or empty body */
 	char			*partial_why;
+	size_t			 bad_cells;	/* malformed cells read as null */
 };
 
 /* 0 with the table filled in (an empty body gives no rows and partial set),

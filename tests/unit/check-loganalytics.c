@@ -627,32 +627,6 @@ START_TEST(test_errors)
 		  "'type':'string'},{'name':'b','type':'long'}],'rows':"
 		  "[['x',1],['y']]}]}",
 		  "tables[0].rows[1]: 1 cells for 2 columns" },
-		{ "{'tables':[{'name':'PrimaryResult','columns':[{'name':'a',"
-		  "'type':'long'}],'rows':[['x']]}]}",
-		  "tables[0].rows[0][0] (a, long): not an integer" },
-		{ "{'tables':[{'name':'PrimaryResult','columns':[{'name':'a',"
-		  "'type':'int'}],'rows':[['99999999999999999999']]}]}",
-		  "tables[0].rows[0][0] (a, int): not an integer" },
-		{ "{'tables':[{'name':'PrimaryResult','columns':[{'name':'a',"
-		  "'type':'real'}],'rows':[['1.5x']]}]}",
-		  "tables[0].rows[0][0] (a, real): not a number" },
-		{ "{'tables':[{'name':'PrimaryResult','columns':[{'name':'a',"
-		  "'type':'bool'}],'rows':[['yes']]}]}",
-		  "tables[0].rows[0][0] (a, bool): not a bool" },
-		{ "{'tables':[{'name':'PrimaryResult','columns':[{'name':'a',"
-		  "'type':'datetime'}],'rows':[['yesterday']]}]}",
-		  "tables[0].rows[0][0] (a, datetime): not an ISO 8601 time" },
-		{ "{'tables':[{'name':'PrimaryResult','columns':[{'name':'a',"
-		  "'type':'datetime'}],'rows':[[1732247355]]}]}",
-		  "tables[0].rows[0][0] (a, datetime): not an ISO 8601 time" },
-		{ "{'tables':[{'name':'PrimaryResult','columns':[{'name':'a',"
-		  "'type':'string'}],'rows':[[{'x':1}]]}]}",
-		  "tables[0].rows[0][0] (a, string): not a string" },
-		/* The table read is PrimaryResult, wherever it is. */
-		{ "{'tables':[{'name':'Other','columns':[],'rows':[]},{'name':"
-		  "'PrimaryResult','columns':[{'name':'a','type':'long'}],"
-		  "'rows':[[1],['z']]}]}",
-		  "tables[1].rows[1][0] (a, long): not an integer" },
 		/* Rows of a sign-in page without the columns it needs. */
 		{ "{'tables':[{'name':'PrimaryResult','columns':[{'name':"
 		  "'GwIngestionTime','type':'datetime'},{'name':'Id','type':"
@@ -677,6 +651,50 @@ START_TEST(test_errors)
 		ck_assert_int_eq(pi.partial, 0);
 		ck_assert_ptr_null(pi.partial_why);
 		free(err);
+		free(body);
+	}
+}
+END_TEST
+
+/* A malformed cell is read as null (and logged): the page, and the good
+ * rows on it, are still read. */
+START_TEST(test_bad_cells_read_as_null)
+{
+	static const char *const bodies[] = {
+		"{'tables':[{'name':'PrimaryResult','columns':[{'name':'a',"
+		"'type':'long'},{'name':'b','type':'string'}],'rows':"
+		"[['x','ok']]}]}",
+		"{'tables':[{'name':'PrimaryResult','columns':[{'name':'a',"
+		"'type':'int'},{'name':'b','type':'string'}],'rows':"
+		"[['99999999999999999999','ok']]}]}",
+		"{'tables':[{'name':'PrimaryResult','columns':[{'name':'a',"
+		"'type':'real'},{'name':'b','type':'string'}],'rows':"
+		"[['1.5x','ok']]}]}",
+		"{'tables':[{'name':'PrimaryResult','columns':[{'name':'a',"
+		"'type':'bool'},{'name':'b','type':'string'}],'rows':"
+		"[['yes','ok']]}]}",
+		"{'tables':[{'name':'PrimaryResult','columns':[{'name':'a',"
+		"'type':'datetime'},{'name':'b','type':'string'}],'rows':"
+		"[['yesterday','ok']]}]}",
+		"{'tables':[{'name':'PrimaryResult','columns':[{'name':'a',"
+		"'type':'datetime'},{'name':'b','type':'string'}],'rows':"
+		"[[1732247355,'ok']]}]}",
+		"{'tables':[{'name':'PrimaryResult','columns':[{'name':'a',"
+		"'type':'string'},{'name':'b','type':'string'}],'rows':"
+		"[[{'x':1},'ok']]}]}",
+	};
+
+	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+		struct la_table t;
+		char *body = jq(bodies[i]), *err = NULL;
+
+		ck_assert_msg(la_table_parse(body, strlen(body), &t, &err) == 0,
+		    "case %zu: %s", i, err ? err : "");
+		ck_assert_uint_eq(t.nrows, 1);
+		ck_assert_uint_eq(t.bad_cells, 1);
+		ck_assert_ptr_null(la_table_cell(&t, 0, 0));	/* null */
+		ck_assert_str_eq(la_table_string(&t, 0, 1), "ok");
+		la_table_free(&t);
 		free(body);
 	}
 }
@@ -1046,6 +1064,7 @@ loganalytics_suite(void)
 	tcase_add_test(tc, test_spec_example);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_wrong_row_length_message);
+	tcase_add_test(tc, test_bad_cells_read_as_null);
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_scalars);
 	tcase_add_test(tc, test_duplicate_keys_and_nul);
