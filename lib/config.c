@@ -713,6 +713,13 @@ check_references(struct cfg *cfg, yaml_node_t *root, struct config_yaml *y)
 static void
 check_history(struct cfg *cfg, yaml_node_t *root, struct config_yaml *y)
 {
+	yaml_node_t *rules = cfg_value(cfg, root, "rules");
+
+	for (size_t i = 0; i < y->rules.n; i++)
+		if (y->rules.v[i].r.suppress >= y->history.keep)
+			cfg_error(cfg, cfg_value(cfg, seq_item(cfg, rules, i),
+			    "suppress"), "suppress: must be shorter than "
+			    "history.keep");
 	for (size_t i = 0; i < y->c.ntenants; i++) {
 		const struct la_config *la = &y->c.tenants[i].log_analytics;
 

@@ -68,6 +68,9 @@ struct outbox_send {
 	int64_t				 created_us;
 	int64_t				 next_us;
 	int				 done;
+	/* An outcome the store could not take yet (kept and retried). */
+	enum deliver_result		 result;
+	char				*why;
 	TAILQ_ENTRY(outbox_send)	 entry;
 };
 TAILQ_HEAD(outbox_sends, outbox_send);
@@ -85,6 +88,8 @@ struct outbox {
 	struct outbox_sends	  inflight;
 	size_t			  ninflight;
 	struct outbox_sends	  finished;	/* to free on the next turn */
+	struct outbox_sends	  unrecorded;	/* outcome not stored yet */
+	struct event		 *rerecord;	/* retries storing them */
 	struct outbox_alerts	  alerts;
 
 	struct strlist		  missing;	/* logged as not running */
@@ -250,6 +255,7 @@ outbox_alert_release(struct outbox_alert *e)
 static void
 outbox_send_free(struct outbox_send *s)
 {
+	free(s->why);
 	notifier_unref(s->d.notifier);
 	outbox_alert_release(s->alert);
 	free(s->d.alert_id);
@@ -291,8 +297,9 @@ outbox_permanent_failure(struct outbox *ob, const char *alert_id,
 }
 
 /* Write the outcome of a send: its row and its line of history, in one
- * transaction. */
-static void
+ * transaction. -1 when the store refused it: the caller keeps the outcome
+ * and tries again. */
+static int
 outbox_record(struct outbox *ob, struct outbox_send *s,
     enum deliver_result result, const char *why)
 {
@@ -348,10 +355,10 @@ outbox_record(struct outbox *ob, struct outbox_send *s,
 		if (own)
 			store_rollback(ob->store);
 		log_crit("delivery of alert %s via %s to %s: its outcome (%s) "
-		    "could not be stored; it stays in the outbox as sending "
-		    "and is sent again after a restart", d->alert_id,
-		    d->notifier_name, d->recipient, what);
-		return;
+		    "could not be stored; trying again in %llds",
+		    d->alert_id, d->notifier_name, d->recipient, what,
+		    (long long)(OUTBOX_ERROR_PAUSE / USEC_PER_SEC));
+		return -1;
 	}
 
 	switch (state) {
@@ -372,6 +379,7 @@ outbox_record(struct outbox *ob, struct outbox_send *s,
 		    d->recipient, state, attempts, why);
 		break;
 	}
+	return 0;
 }
 
 void
@@ -401,11 +409,43 @@ delivery_done(struct delivery *d, enum deliver_result result,
 		return;
 	}
 
-	outbox_record(ob, s, result, why);
 	TAILQ_REMOVE(&ob->inflight, s, entry);
 	ob->ninflight--;
+	if (outbox_record(ob, s, result, why) == -1) {
+		/* Never lose an outcome: keep it, and the row stays sending
+		 * (never sent twice meanwhile) until the store takes it. */
+		struct timeval tv = { OUTBOX_ERROR_PAUSE / USEC_PER_SEC, 0 };
+
+		s->result = result;
+		s->why = why != NULL ? xstrdup(why) : NULL;
+		TAILQ_INSERT_TAIL(&ob->unrecorded, s, entry);
+		evtimer_add(ob->rerecord, &tv);
+		return;
+	}
 	TAILQ_INSERT_TAIL(&ob->finished, s, entry);
 	event_active(ob->reap, EV_TIMEOUT, 0);
+}
+
+static void
+outbox_rerecord_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct outbox *ob = arg;
+	struct outbox_send *s, *next;
+	struct timeval tv = { OUTBOX_ERROR_PAUSE / USEC_PER_SEC, 0 };
+
+	(void)fd;
+	(void)events;
+	for (s = TAILQ_FIRST(&ob->unrecorded); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (outbox_record(ob, s, s->result, s->why) == -1)
+			break;		/* the store is still refusing */
+		TAILQ_REMOVE(&ob->unrecorded, s, entry);
+		TAILQ_INSERT_TAIL(&ob->finished, s, entry);
+	}
+	if (!TAILQ_EMPTY(&ob->unrecorded))
+		evtimer_add(ob->rerecord, &tv);
+	if (!TAILQ_EMPTY(&ob->finished))
+		event_active(ob->reap, EV_TIMEOUT, 0);
 }
 
 static void
@@ -497,6 +537,7 @@ outbox_sweep(struct outbox *ob, int64_t now)
 	if (!ob->have_notifiers)
 		return;
 	if (store_delivery_notifiers(ob->store, &names) == -1) {
+		strlist_clear(&names);
 		ob->have_orphans = 1;	/* look again at the next sweep */
 		return;
 	}
@@ -645,13 +686,17 @@ outbox_new(struct event_base *base, struct store *store)
 	ob->store = store;
 	TAILQ_INIT(&ob->inflight);
 	TAILQ_INIT(&ob->finished);
+	TAILQ_INIT(&ob->unrecorded);
 	LIST_INIT(&ob->alerts);
 	if ((ob->timer = evtimer_new(base, outbox_timer_cb, ob)) == NULL ||
-	    (ob->reap = event_new(base, -1, 0, outbox_reap_cb, ob)) == NULL)
+	    (ob->reap = event_new(base, -1, 0, outbox_reap_cb, ob)) == NULL ||
+	    (ob->rerecord = evtimer_new(base, outbox_rerecord_cb, ob)) == NULL)
 		fatalx("outbox: cannot create events");
 	/* Rows a crash left sending were maybe sent, maybe not: send them
 	 * again (at-least-once; receivers de-duplicate on the alert id). */
-	store_deliveries_reset_sending(store);
+	if (store_deliveries_reset_sending(store) == -1)
+		log_crit("outbox: deliveries a crash left sending could not be "
+		    "reset to pending; they are retried at the next start");
 	return ob;
 }
 
@@ -665,8 +710,15 @@ outbox_free(struct outbox *ob)
 		return;
 	event_free(ob->timer);
 	event_free(ob->reap);
+	event_free(ob->rerecord);
 	while ((s = TAILQ_FIRST(&ob->finished)) != NULL) {
 		TAILQ_REMOVE(&ob->finished, s, entry);
+		outbox_send_free(s);
+	}
+	/* Outcomes the store never took: their rows stay sending and are
+	 * sent again after the restart (at-least-once). */
+	while ((s = TAILQ_FIRST(&ob->unrecorded)) != NULL) {
+		TAILQ_REMOVE(&ob->unrecorded, s, entry);
 		outbox_send_free(s);
 	}
 	if (ob->ninflight > 0)

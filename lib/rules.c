@@ -367,8 +367,18 @@ rules_commit(struct rules *r, const struct rule_config *rule,
 		goto fail;
 	if (store_alert_insert(r->store, a) == -1)
 		goto rollback;
-	if (outbox_enqueue(r->outbox, a, &rule->actions) == -1)
+	switch (outbox_enqueue(r->outbox, a, &rule->actions)) {
+	case -1:
 		goto rollback;
+	case 0:
+		/* Never mark records alerted with nobody to tell: they stay
+		 * unmarked and are tried again at the next evaluation. */
+		log_crit("tenant %s rule %s: alert %s has no running notifier "
+		    "to go to; not committed", a->tenant, rule->name, a->id);
+		goto rollback;
+	default:
+		break;
+	}
 	for (i = 0; i < n; i++) {
 		if (store_rule_mark(r->store, rule->name, a->tenant, c[i].id,
 		    a->account_oid, state, NULL, a->id, c[i].event_us) == -1)
@@ -453,8 +463,10 @@ rules_suppression_end(struct rules *r, const struct rule_config *rule,
 
 	record_list_init(&l);
 	if (store_rule_suppressed(r->store, rule->name, tc->name, oid,
-	    &l) == -1)
+	    &l) == -1) {
+		record_list_clear(&l);
 		return -1;
+	}
 	if (l.n == 0) {
 		record_list_clear(&l);
 		if (store_suppression_delete(r->store, rule->name, tc->name,

@@ -263,7 +263,11 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_PRUNE_RECORDS] =
 	    "DELETE FROM records WHERE received_us < ?1 AND NOT EXISTS "
 	    "(SELECT 1 FROM alert_records l WHERE l.tenant = records.tenant "
-	    "AND l.record_id = records.id)",
+	    "AND l.record_id = records.id) "
+	    /* Suppressed records wait for their digest, however long. */
+	    "AND NOT EXISTS (SELECT 1 FROM rule_marks m WHERE "
+	    "m.tenant = records.tenant AND m.record_id = records.id "
+	    "AND m.state = 'suppressed')",
 };
 
 struct store {

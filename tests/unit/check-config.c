@@ -284,6 +284,9 @@ START_TEST(history_shorter_than_lookback)
 	    NOTIFIER));
 	expect_error(1, 18, "history.keep must be longer than every "
 	    "log_analytics lookback + overlap (tenant 'contoso')");
+	ck_assert_ptr_null(load("history: { keep: 3d }\n" TENANT RULE
+	    "    suppress: 3d\n" NOTIFIER));
+	expect_error(16, 15, "suppress: must be shorter than history.keep");
 }
 END_TEST
 

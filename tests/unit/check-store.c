@@ -953,7 +953,16 @@ START_TEST(prune_keeps_pending)
 	ck_assert_int_eq(store_delivery_update(st, "gw-new", "mail", "a@x",
 	    DELIVERY_DELIVERED, 0, cut, NULL, cut), 0);
 	put("r-lone", SIGNAL_SIGN_IN, "oid-1", T0, T0);
+	/* Old but suppressed, waiting for its digest: stays. */
+	put("r-supp", SIGNAL_SIGN_IN, "oid-1", T0, T0);
+	ck_assert_int_eq(store_rule_mark(st, "rule", "contoso", "r-supp",
+	    "oid-1", MARK_SUPPRESSED, NULL, NULL, T0), 0);
 
+	ck_assert_int_eq(store_prune(st, cut), 0);
+	ck_assert_int_eq(store_record_get(st, "contoso", "r-supp", &r), 1);
+	record_free(r);
+	ck_assert_int_eq(store_rule_mark(st, "rule", "contoso", "r-supp",
+	    "oid-1", MARK_NOMATCH, NULL, NULL, T0), 0);
 	ck_assert_int_eq(store_prune(st, cut), 0);
 
 	ck_assert_int_eq(store_alert_load(st, "gw-done", &a), 0);
