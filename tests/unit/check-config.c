@@ -286,7 +286,7 @@ START_TEST(history_shorter_than_lookback)
 	    "log_analytics lookback + overlap (tenant 'contoso')");
 	ck_assert_ptr_null(load("history: { keep: 3d }\n" TENANT RULE
 	    "    suppress: 3d\n" NOTIFIER));
-	expect_error(16, 15, "suppress: must be shorter than history.keep");
+	expect_error(17, 15, "suppress: must be shorter than history.keep");
 }
 END_TEST
 
