@@ -54,6 +54,7 @@ struct tenant_config {
 	char			*ca_file;
 	struct credentials	 credentials;
 	struct la_config	 log_analytics;
+	int64_t			 graph_lookback;	/* graph: lookback (s); 0: 2h */
 	struct account		*break_glass;
 	size_t			 nbreak_glass;
 };
