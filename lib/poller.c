@@ -30,6 +30,9 @@
 #define BACKOFF_FIRST_US	(1 * USEC_PER_SEC)
 #define BACKOFF_MAX_US		(300 * USEC_PER_SEC)
 #define RETRY_AFTER_MAX_US	(300 * USEC_PER_SEC)
+/* A poll follows next-page links up to this many pages; the rest is read
+ * by the next poll (the cursor only moves past what was stored). */
+#define MAX_PAGES		200
 
 struct pollers;
 
@@ -46,6 +49,11 @@ struct poller {
 	struct http_call		*call;
 	char				*token;
 	int				 refreshed;	/* after a 401 */
+	/* The pages of the poll under way: stored together at its end. */
+	struct record_list		 acc;
+	struct page_info		 acc_info;
+	char				*next_url;
+	int				 pages;
 	int				 failures;	/* in a row */
 	int				 running;
 	int				 counts_la;
@@ -82,6 +90,7 @@ struct pollers {
 
 static void	poll_start_cb(evutil_socket_t, short, void *);
 static void	poll_send(struct poller *);
+static void	poll_complete(struct poller *, int64_t);
 
 char *
 poller_key(const char *tenant, const char *source, const char *signal)
@@ -170,6 +179,42 @@ once_maybe_done(struct pollers *set)
 }
 
 static void
+poll_pages_clear(struct poller *p)
+{
+	record_list_clear(&p->acc);
+	page_info_clear(&p->acc_info);
+	memset(&p->acc_info, 0, sizeof p->acc_info);
+	free(p->next_url);
+	p->next_url = NULL;
+	p->pages = 0;
+}
+
+/* Add a parsed page to the poll's pages: the records move over. */
+static void
+poll_pages_add(struct poller *p, struct record_list *recs,
+    struct page_info *info)
+{
+	struct page_info *a = &p->acc_info;
+
+	for (size_t i = 0; i < recs->n; i++)
+		record_list_add(&p->acc, recs->v[i]);
+	free(recs->v);
+	record_list_init(recs);
+	p->pages++;
+	a->rows += info->rows;
+	if (info->max_ingest_us > a->max_ingest_us)
+		a->max_ingest_us = info->max_ingest_us;
+	if (info->partial && !a->partial) {
+		a->partial = 1;
+		a->partial_why = info->partial_why;
+		info->partial_why = NULL;
+	}
+	free(p->next_url);
+	p->next_url = info->next_url;
+	info->next_url = NULL;
+}
+
+static void
 poll_finish(struct poller *p, int ok, int64_t retry_after_s)
 {
 	struct pollers *set = p->set;
@@ -179,6 +224,7 @@ poll_finish(struct poller *p, int ok, int64_t retry_after_s)
 	p->refreshed = 0;
 	freezero_str(p->token);
 	p->token = NULL;
+	poll_pages_clear(p);
 	if (ok)
 		p->failures = 0;
 	else
@@ -325,8 +371,7 @@ response_cb(const struct http_response *r, void *arg)
 	struct source_ctx ctx;
 	struct record_list recs;
 	struct page_info info;
-	char *err = NULL, summary[512], stamp[TIME_ISO_LEN];
-	size_t nnew;
+	char *err = NULL, summary[512];
 
 	p->call = NULL;
 	if (p->counts_la) {
@@ -394,23 +439,45 @@ response_cb(const struct http_response *r, void *arg)
 		page_info_clear(&info);
 		return;
 	}
-	if (poll_store(p, &recs, &info, ctx.cursor_us, &nnew) == -1) {
+	poll_pages_add(p, &recs, &info);
+	page_info_clear(&info);
+	if (p->next_url != NULL) {
+		if (p->pages < MAX_PAGES) {
+			poll_send(p);
+			return;
+		}
+		log_warnx("poller %s: stopped after %d pages; the rest is "
+		    "read by the next poll", p->key, p->pages);
+		p->acc_info.partial = 1;
+	}
+	poll_complete(p, ctx.cursor_us);
+}
+
+/* Every page is in: store the records (and the cursor) in one
+ * transaction, then evaluate the rules. */
+static void
+poll_complete(struct poller *p, int64_t cursor_us)
+{
+	struct page_info *info = &p->acc_info;
+	struct record_list *recs = &p->acc;
+	char stamp[TIME_ISO_LEN];
+	size_t nnew;
+
+	if (poll_store(p, recs, info, cursor_us, &nnew) == -1) {
 		poll_fail(p, -1, "could not store %zu records; they will be "
-		    "fetched again", recs.n);
-		record_list_clear(&recs);
-		page_info_clear(&info);
+		    "fetched again", recs->n);
 		return;
 	}
-	time_format_iso8601(info.max_ingest_us > ctx.cursor_us ?
-	    info.max_ingest_us : ctx.cursor_us, stamp);
-	log_debug("poller %s: %zu rows, %zu break-glass records, %zu new, "
-	    "cursor %s", p->key, info.rows, recs.n, nnew, stamp);
-	for (size_t i = 0; i < recs.n && nnew > 0; i++)
+	time_format_iso8601(info->max_ingest_us > cursor_us ?
+	    info->max_ingest_us : cursor_us, stamp);
+	log_debug("poller %s: %d page%s, %zu rows, %zu break-glass records, "
+	    "%zu new, cursor %s", p->key, p->pages, p->pages == 1 ? "" : "s",
+	    info->rows, recs->n, nnew, stamp);
+	for (size_t i = 0; i < recs->n && nnew > 0; i++)
 		log_info("tenant %s: record %s of %s (%s) seen by %s",
-		    p->tenant->name, recs.v[i]->id,
-		    recs.v[i]->upn ? recs.v[i]->upn : "-",
-		    recs.v[i]->user_id ? recs.v[i]->user_id : "-", p->key);
-	record_list_clear(&recs);
+		    p->tenant->name, recs->v[i]->id,
+		    recs->v[i]->upn ? recs->v[i]->upn : "-",
+		    recs->v[i]->user_id ? recs->v[i]->user_id : "-", p->key);
 
 	/* Evaluate even when nothing is new: a crash after the store and
 	 * before the rules leaves records that are still unmarked. */
@@ -418,14 +485,12 @@ response_cb(const struct http_response *r, void *arg)
 		log_warnx("poller %s: rule evaluation failed; it is retried "
 		    "after the next poll", p->key);
 
-	if (info.partial) {
+	if (info->partial) {
 		poll_fail(p, -1, "incomplete result (%s): records kept, "
-		    "cursor not moved", info.partial_why ? info.partial_why :
+		    "cursor not moved", info->partial_why ? info->partial_why :
 		    "partial");
-		page_info_clear(&info);
 		return;
 	}
-	page_info_clear(&info);
 	poll_finish(p, 1, -1);
 }
 
@@ -448,7 +513,12 @@ poll_send(struct poller *p)
 	ctx.now_us = time_now_us();
 	ctx.cursor_us = poll_cursor(p, ctx.now_us);
 	memset(&req, 0, sizeof req);
-	if (p->src->build(&ctx, &req, &err) == -1) {
+	if (p->next_url != NULL) {
+		/* The next page of this poll: its link was checked by the
+		 * source (same host as the configured endpoint). */
+		req.method = xstrdup("GET");
+		req.url = xstrdup(p->next_url);
+	} else if (p->src->build(&ctx, &req, &err) == -1) {
 		poll_fail(p, -1, "cannot build the query: %s", err ? err : "?");
 		free(err);
 		return;
@@ -506,6 +576,7 @@ poll_start_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 	p->running = 1;
 	p->refreshed = 0;
+	poll_pages_clear(p);
 	poll_get_token(p);
 }
 
@@ -548,6 +619,7 @@ poller_free(struct poller *p)
 		p->set->la_inflight--;
 	event_free(p->timer);
 	freezero_str(p->token);
+	poll_pages_clear(p);
 	free(p->key);
 	free(p);
 }
