@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "duration.h"
 #include "log.h"
+#include "poller.h"
 
 #define DEFAULT_CONFIG	"/etc/glasswatch/glasswatch.yaml"
 
@@ -68,6 +69,7 @@ check_config(const char *path)
 	struct config_errors errs = { NULL, 0 };
 	struct config *c;
 	char d1[32], d2[32];
+	double per30;
 
 	log_init(LOG_WARNING, LOG_FORMAT_TEXT);
 	if ((c = config_load(path, &errs)) == NULL) {
@@ -103,6 +105,11 @@ check_config(const char *path)
 	for (size_t i = 0; i < c->nnotifiers; i++)
 		printf("notifier %s: %s\n", c->notifiers[i].name,
 		    c->notifiers[i].type);
+	per30 = pollers_la_requests_per_30s(c);
+	printf("Log Analytics: %.0f request%s per 30 s of %d allowed%s\n",
+	    per30, per30 == 1 ? "" : "s", LA_REQUESTS_PER_30S,
+	    per30 > LA_REQUESTS_PER_30S ? ": frequencies will be stretched "
+	    "evenly to fit" : "");
 	config_free(c);
 	return EXIT_OK;
 }

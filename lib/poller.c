@@ -26,7 +26,6 @@
 /* Log Analytics allows 5 concurrent queries and 200 requests per 30 s
  * per identity (API-FACTS 2.5); the daemon keeps itself inside both. */
 #define LA_MAX_CONCURRENT	5
-#define LA_REQUESTS_PER_30S	200
 #define BACKOFF_FIRST_US	(1 * USEC_PER_SEC)
 #define BACKOFF_MAX_US		(300 * USEC_PER_SEC)
 #define RETRY_AFTER_MAX_US	(300 * USEC_PER_SEC)
@@ -663,17 +662,43 @@ pollers_free(struct pollers *set)
 	free(set);
 }
 
+/* The Log Analytics requests per 30 s that a configuration's enabled
+ * rules ask for: one poller per (tenant, signal), at its rules' shortest
+ * frequency. */
+double
+pollers_la_requests_per_30s(const struct config *c)
+{
+	double per30 = 0;
+
+	for (size_t t = 0; t < c->ntenants; t++) {
+		for (int sig = 0; sig < SIGNAL_COUNT; sig++) {
+			int64_t freq = 0;
+
+			for (size_t r = 0; r < c->nrules; r++) {
+				const struct rule_config *rule = &c->rules[r];
+
+				if (!rule->enabled ||
+				    rule->source != SOURCE_LOG_ANALYTICS ||
+				    (int)rule->signal != sig ||
+				    !rule_has_tenant(rule, c->tenants[t].name))
+					continue;
+				if (freq == 0 || rule->frequency < freq)
+					freq = rule->frequency;
+			}
+			if (freq > 0)
+				per30 += 30.0 / (double)freq;
+		}
+	}
+	return per30;
+}
+
 /* Keep the whole daemon inside Log Analytics' request budget: when the
  * frequencies ask for more, stretch them all by the same factor. */
 static void
 pollers_fit_budget(struct pollers *set)
 {
-	double per30 = 0, factor;
+	double per30 = pollers_la_requests_per_30s(set->config), factor;
 
-	for (size_t i = 0; i < set->n; i++)
-		if (set->v[i]->src->kind == SOURCE_LOG_ANALYTICS)
-			per30 += 30.0 * USEC_PER_SEC /
-			    (double)set->v[i]->frequency_us;
 	if (per30 <= LA_REQUESTS_PER_30S)
 		return;
 	factor = per30 / LA_REQUESTS_PER_30S;

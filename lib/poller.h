@@ -31,6 +31,11 @@ void		 pollers_run_once(struct pollers *, int64_t retry_for,
 void		 pollers_stop(struct pollers *);
 size_t		 pollers_count(const struct pollers *);
 
+/* Log Analytics allows 200 requests per 30 s per identity; the daemon
+ * stretches every frequency evenly when its rules ask for more. */
+#define LA_REQUESTS_PER_30S	200
+double		 pollers_la_requests_per_30s(const struct config *);
+
 /* The poller key of the store: "tenant/source/signal". Caller frees. */
 char		*poller_key(const char *tenant, const char *source,
 		    const char *signal);
