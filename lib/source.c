@@ -1,5 +1,5 @@
 /* The sources, registered by table (STYLE.md: name by file, register by
- * table). Graph joins the table when it exists. */
+ * table). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +7,7 @@
 
 static const struct source_ops *const source_table[] = {
 	&source_loganalytics_ops,
+	&source_graph_ops,
 };
 
 const struct source_ops *

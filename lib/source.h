@@ -51,6 +51,7 @@ struct source_ops {
 };
 
 extern const struct source_ops source_loganalytics_ops;
+extern const struct source_ops source_graph_ops;
 
 const struct source_ops	*source_find(enum source_kind);
 void			 source_req_clear(struct source_req *);

@@ -141,7 +141,7 @@ START_TEST(test_ops)
 {
 	ck_assert_ptr_eq(source_find(SOURCE_LOG_ANALYTICS),
 	    &source_loganalytics_ops);
-	ck_assert_ptr_null(source_find(SOURCE_GRAPH));
+	ck_assert_ptr_eq(source_find(SOURCE_GRAPH), &source_graph_ops);
 	ck_assert_str_eq(source_loganalytics_ops.name, "log_analytics");
 	ck_assert_int_eq(source_loganalytics_ops.kind, SOURCE_LOG_ANALYTICS);
 	ck_assert(source_loganalytics_ops.supports(SIGNAL_SIGN_IN));
