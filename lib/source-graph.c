@@ -117,7 +117,7 @@ graph_endpoint_len(const char *endpoint)
 }
 
 /* Percent-encodes a query value: everything but RFC 3986's unreserved
- * characters. */
+ * characters (ASCII, whatever the locale). */
 static void
 graph_encode(struct buf *b, const char *s)
 {
@@ -126,8 +126,9 @@ graph_encode(struct buf *b, const char *s)
 
 	for (; *s != '\0'; s++) {
 		c = (unsigned char)*s;
-		if (isalnum(c) || c == '-' || c == '.' || c == '_' ||
-		    c == '~')
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~')
 			buf_putc(b, (char)c);
 		else {
 			buf_putc(b, '%');
