@@ -16,6 +16,7 @@
 #include "http.h"
 #include "log.h"
 #include "notifier.h"
+#include "source.h"
 #include "strlist.h"
 #include "template.h"
 #include "xmalloc.h"
@@ -305,6 +306,38 @@ accounts_free(void *field)
 	strlist_clear(&((struct accounts_field *)field)->list);
 }
 
+/* match: keys that only one kind of record carries. A rule selecting on a
+ * field its signal's records never have could never fire: that is an error,
+ * not a silent rule. */
+static void
+rule_match_check(struct cfg *cfg, yaml_node_t *map,
+    const struct rule_config *r)
+{
+	static const struct {
+		const char	*key;
+		int		 audit;		/* audit only, else sign-in only */
+	} keys[] = {
+		{ "error_codes", 0 },
+		{ "apps", 0 },
+		{ "activities", 1 },
+		{ "categories", 1 },
+		{ "services", 1 },
+	};
+	yaml_node_t *m = cfg_value(cfg, map, "match"), *k;
+	int audit = r->signal == SIGNAL_AUDIT;
+
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (keys[i].audit == audit ||
+		    (k = cfg_key(cfg, m, keys[i].key)) == NULL)
+			continue;
+		cfg_error(cfg, k, "%s: applies only to %s; a rule with "
+		    "signal: %s would never match", keys[i].key,
+		    keys[i].audit ? "signal: audit" :
+		    "signals sign_in and non_interactive_sign_in",
+		    signal_names[r->signal]);
+	}
+}
+
 /* The YAML-facing shape of a rule; copied into struct rule_config. */
 struct rule_yaml {
 	struct rule_config	r;
@@ -317,6 +350,7 @@ rule_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 {
 	struct rule_yaml *y = obj;
 	struct rule_config *r = &y->r;
+	const struct source_ops *src;
 	yaml_node_t *n;
 
 	r->op = y->threshold.op;
@@ -329,9 +363,13 @@ rule_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 	if (r->source == SOURCE_GRAPH)
 		cfg_error(cfg, cfg_value(cfg, map, "source"),
 		    "source: graph is not supported in this build");
-	if (r->signal != SIGNAL_SIGN_IN)
-		cfg_error(cfg, cfg_value(cfg, map, "signal"), "signal: %s is "
-		    "not supported in this build", signal_names[r->signal]);
+	else if ((src = source_find(r->source)) == NULL ||
+	    !src->supports(r->signal))
+		cfg_error(cfg, (n = cfg_value(cfg, map, "signal")) != NULL ?
+		    n : map, "signal: %s is not supported by source %s in "
+		    "this build", signal_names[r->signal],
+		    source_names[r->source]);
+	rule_match_check(cfg, map, r);
 	if (r->frequency > r->period && r->period > 0 &&
 	    (n = cfg_value(cfg, map, "frequency")) != NULL)
 		cfg_error(cfg, n, "frequency: must not be longer than period");

@@ -35,7 +35,8 @@ struct record {
 	char		*service;
 	char		*initiator;	/* UPN or app name */
 	char		*initiator_id;
-	char		*target;	/* display name or UPN of the first */
+	char		*target;	/* UPN or name: the break-glass target,
+					   else the first */
 	char		*target_ids;	/* space-separated lower-case ids */
 	char		*raw;		/* the source row as a JSON object */
 };

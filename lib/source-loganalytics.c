@@ -5,8 +5,8 @@
  *
  * Every signal is one entry of la_signals[]: its table, the filter on the
  * accounts, the columns it projects, the columns that carry JSON text and
- * the function that turns a row into a record. Only entries marked enabled
- * are offered by supports() in this build.
+ * the function that turns a row into a record. Entries marked enabled are
+ * offered by supports(): all three signals in this build.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -141,11 +141,10 @@ static const struct la_signal la_signals[] = {
 	{ SIGNAL_SIGN_IN, 1, "SigninLogs", la_filter_user,
 	  LA_SIGNIN_PROJECT, la_signin_required, la_signin_json_columns,
 	  la_signin_row },
-	{ SIGNAL_NON_INTERACTIVE, 0, "AADNonInteractiveUserSignInLogs",
+	{ SIGNAL_NON_INTERACTIVE, 1, "AADNonInteractiveUserSignInLogs",
 	  la_filter_user, LA_SIGNIN_PROJECT, la_signin_required,
 	  la_signin_json_columns, la_signin_row },
-	/* Before enabling: check the filter against the simulated tenant. */
-	{ SIGNAL_AUDIT, 0, "AuditLogs", la_filter_audit, LA_AUDIT_PROJECT,
+	{ SIGNAL_AUDIT, 1, "AuditLogs", la_filter_audit, LA_AUDIT_PROJECT,
 	  la_audit_required, la_audit_json_columns, la_audit_row },
 };
 
@@ -507,21 +506,59 @@ la_signin_row(const struct la_page *p, size_t row)
 	return r;
 }
 
+/* A copy of s without surrounding white space, or NULL when nothing is
+ * left: real activity names carry a trailing space (API-FACTS.md 7.3). */
+static char *
+la_trimmed(const char *s)
+{
+	size_t len;
+
+	if (s == NULL)
+		return NULL;
+	while (isspace((unsigned char)*s))
+		s++;
+	len = strlen(s);
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		len--;
+	return len > 0 ? xstrndup(s, len) : NULL;
+}
+
+/* The UPN, else the display name, of a target or initiator object. */
+static char *
+la_name(json_t *o)
+{
+	const char *s;
+
+	if ((s = la_member(o, "userPrincipalName")) == NULL)
+		s = la_member(o, "displayName");
+	return la_dup(s);
+}
+
 /* AuditLogs: the record is of a break-glass account when the account is a
- * target or the initiator. */
+ * target (TargetResources[].id) or the initiator (InitiatedBy.user.id);
+ * when both are, the initiator's, as in the rule engine (rules.c). The KQL
+ * filter is wider (has_any matches an id anywhere in TargetResources,
+ * modified properties included): here only those two places count. */
 static struct record *
 la_audit_row(const struct la_page *p, size_t row)
 {
-	json_t *initiated, *user, *app, *targets, *t0, *tr;
-	const struct account *acct = NULL, *a;
+	json_t *initiated, *user, *app, *targets, *tr, *bg_target = NULL;
+	const struct account *acct, *target_acct = NULL, *a;
 	const char *init_id, *id, *result;
 	struct record *r;
 	struct buf tids;
 	size_t i;
 
 	initiated = la_table_cell(&p->t, row, p->col[COL_INITIATED_BY]);
+	/* Graph-shaped rows carry both members, the unused one null or
+	 * with null members. */
 	user = json_object_get(initiated, "user");
+	if (!json_is_object(user) || (la_member(user, "id") == NULL &&
+	    la_member(user, "userPrincipalName") == NULL))
+		user = NULL;
 	app = json_object_get(initiated, "app");
+	if (!json_is_object(app))
+		app = NULL;
 	init_id = la_member(user, "id");
 	targets = la_table_cell(&p->t, row, p->col[COL_TARGET_RESOURCES]);
 
@@ -529,16 +566,18 @@ la_audit_row(const struct la_page *p, size_t row)
 	json_array_foreach(targets, i, tr) {
 		if ((id = la_member(tr, "id")) == NULL)
 			continue;
-		if (acct == NULL &&
-		    (a = la_account(p->ctx->tenant, id)) != NULL)
-			acct = a;
+		if (bg_target == NULL &&
+		    (a = la_account(p->ctx->tenant, id)) != NULL) {
+			target_acct = a;
+			bg_target = tr;
+		}
 		if (tids.len > 0)
 			buf_putc(&tids, ' ');
 		for (; *id != '\0'; id++)
 			buf_putc(&tids, (char)tolower((unsigned char)*id));
 	}
-	if (acct == NULL)
-		acct = la_account(p->ctx->tenant, init_id);
+	if ((acct = la_account(p->ctx->tenant, init_id)) == NULL)
+		acct = target_acct;
 	if (acct == NULL) {
 		buf_free(&tids);
 		return NULL;
@@ -548,25 +587,25 @@ la_audit_row(const struct la_page *p, size_t row)
 	r->user_id = la_lower(acct->object_id);
 	r->upn = la_dup(acct->upn);
 	r->ip = la_dup(la_member(user, "ipAddress"));
-	r->activity = la_dup(la_str(p, row, COL_ACTIVITY));
-	r->category = la_dup(la_str(p, row, COL_CATEGORY));
-	r->service = la_dup(la_str(p, row, COL_SERVICE));
+	r->activity = la_trimmed(la_str(p, row, COL_ACTIVITY));
+	r->category = la_trimmed(la_str(p, row, COL_CATEGORY));
+	r->service = la_trimmed(la_str(p, row, COL_SERVICE));
 	result = la_str(p, row, COL_RESULT);
 	r->success = result != NULL && strcasecmp(result, "success") == 0;
 	r->result_code = r->success ? 0 : -1;
 	r->failure_reason = la_dup(la_str(p, row, COL_RESULT_REASON));
 	r->correlation_id = la_dup(la_str(p, row, COL_CORRELATION_ID));
 	if (user != NULL) {
-		r->initiator = la_dup(la_member(user, "userPrincipalName"));
-		r->initiator_id = la_lower(la_member(user, "id"));
+		r->initiator = la_name(user);
+		r->initiator_id = la_lower(init_id);
 	} else if (app != NULL) {
 		r->initiator = la_dup(la_member(app, "displayName"));
 		r->initiator_id = la_lower(la_member(app,
 		    "servicePrincipalId"));
 	}
-	t0 = json_array_get(targets, 0);
-	if ((r->target = la_dup(la_member(t0, "userPrincipalName"))) == NULL)
-		r->target = la_dup(la_member(t0, "displayName"));
+	/* The break-glass target when there is one, else the first. */
+	r->target = la_name(bg_target != NULL ? bg_target :
+	    json_array_get(targets, 0));
 	r->target_ids = tids.len > 0 ? buf_steal(&tids) : NULL;
 	buf_free(&tids);
 	return r;

@@ -397,9 +397,122 @@ START_TEST(unsupported_features)
 	    "    type: sms\n"));
 	expect_error(1, 10, "metrics: not supported in this build");
 	expect_error(17, 13, "source: graph is not supported in this build");
-	expect_error(18, 13, "signal: audit is not supported in this build");
 	expect_error(27, 11, "type: notifier type 'sms' is not supported in "
 	    "this build");
+	ck_assert_uint_eq(errs.n, 3);
+}
+END_TEST
+
+/* Log Analytics reads all three signals; each rule keeps its own. */
+START_TEST(log_analytics_signals)
+{
+	struct config *c = load(TENANT
+	    "rules:\n"
+	    "  - name: sign-in\n"
+	    "    signal: sign_in\n"
+	    "    match: { result: failure, error_codes: [50126], "
+	    "apps: [\"Azure Portal\"] }\n"
+	    "    threshold: { operator: gt, value: 5 }\n"
+	    "    period: 10m\n"
+	    "    actions: [mail]\n"
+	    "  - name: non-interactive\n"
+	    "    source: log_analytics\n"
+	    "    signal: non_interactive_sign_in\n"
+	    "    threshold: { operator: gt, value: 0 }\n"
+	    "    actions: [mail]\n"
+	    "  - name: audit\n"
+	    "    source: log_analytics\n"
+	    "    signal: audit\n"
+	    "    match:\n"
+	    "      result: any\n"
+	    "      activities: [\"User registered security info\", "
+	    "\"Reset password (by admin)\"]\n"
+	    "      categories: [UserManagement]\n"
+	    "      services: [\"Authentication Methods\"]\n"
+	    "    threshold: { operator: gt, value: 0 }\n"
+	    "    actions: [mail]\n"
+	    "    subject: \"{activity} by {initiator} on {target}\"\n"
+	    NOTIFIER);
+	const struct rule_config *r;
+
+	ck_assert_msg(c != NULL, "errors: %s", errs.n ? errs.v[0] : "");
+	ck_assert_uint_eq(c->nrules, 3);
+	r = &c->rules[0];
+	ck_assert_int_eq(r->signal, SIGNAL_SIGN_IN);
+	ck_assert_int_eq(r->match.result, MATCH_FAILURE);
+	ck_assert_uint_eq(r->match.nerror_codes, 1);
+	ck_assert_int_eq(r->match.error_codes[0], 50126);
+	ck_assert_uint_eq(r->match.apps.n, 1);
+	r = &c->rules[1];
+	ck_assert_int_eq(r->source, SOURCE_LOG_ANALYTICS);
+	ck_assert_int_eq(r->signal, SIGNAL_NON_INTERACTIVE);
+	r = &c->rules[2];
+	ck_assert_int_eq(r->source, SOURCE_LOG_ANALYTICS);
+	ck_assert_int_eq(r->signal, SIGNAL_AUDIT);
+	ck_assert_uint_eq(r->match.activities.n, 2);
+	ck_assert_str_eq(r->match.activities.v[1], "Reset password (by admin)");
+	ck_assert_uint_eq(r->match.categories.n, 1);
+	ck_assert_str_eq(r->match.services.v[0], "Authentication Methods");
+	config_free(c);
+}
+END_TEST
+
+/* Graph is still not in this build, whatever the signal. */
+START_TEST(graph_signals_refused)
+{
+	static const char *const signals[] = {
+		"sign_in", "non_interactive_sign_in", "audit"
+	};
+	char text[4096];
+
+	for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+		snprintf(text, sizeof text, "%s%s    source: graph\n"
+		    "    signal: %s\n%s", TENANT, RULE, signals[i], NOTIFIER);
+		ck_assert_ptr_null(load(text));
+		expect_error(16, 13, "source: graph is not supported in this "
+		    "build");
+		ck_assert_uint_eq(errs.n, 1);
+	}
+}
+END_TEST
+
+/* A match key that the signal's records never carry would make a rule
+ * that never fires: an error at the key. */
+START_TEST(match_keys_of_another_signal)
+{
+	ck_assert_ptr_null(load(TENANT
+	    "rules:\n"
+	    "  - name: sign-in\n"
+	    "    match: { activities: [\"Update user\"] }\n"
+	    "    threshold: { operator: gt, value: 0 }\n"
+	    "    actions: [mail]\n"
+	    "  - name: non-interactive\n"
+	    "    signal: non_interactive_sign_in\n"
+	    "    match:\n"
+	    "      categories: [UserManagement]\n"
+	    "      services: [\"Core Directory\"]\n"
+	    "    threshold: { operator: gt, value: 0 }\n"
+	    "    actions: [mail]\n"
+	    "  - name: audit\n"
+	    "    signal: audit\n"
+	    "    match: { result: failure, error_codes: [50126], "
+	    "apps: [x] }\n"
+	    "    threshold: { operator: gt, value: 0 }\n"
+	    "    actions: [mail]\n"
+	    NOTIFIER));
+	expect_error(14, 14, "activities: applies only to signal: audit; a "
+	    "rule with signal: sign_in would never match");
+	expect_error(20, 7, "categories: applies only to signal: audit; a "
+	    "rule with signal: non_interactive_sign_in would never match");
+	expect_error(21, 7, "services: applies only to signal: audit; a "
+	    "rule with signal: non_interactive_sign_in would never match");
+	expect_error(26, 31, "error_codes: applies only to signals sign_in "
+	    "and non_interactive_sign_in; a rule with signal: audit would "
+	    "never match");
+	expect_error(26, 53, "apps: applies only to signals sign_in and "
+	    "non_interactive_sign_in; a rule with signal: audit would never "
+	    "match");
+	ck_assert_uint_eq(errs.n, 5);
 }
 END_TEST
 
@@ -520,6 +633,9 @@ config_suite(void)
 	tcase_add_test(tc, syntax_error_position);
 	tcase_add_test(tc, missing_keys);
 	tcase_add_test(tc, unsupported_features);
+	tcase_add_test(tc, log_analytics_signals);
+	tcase_add_test(tc, graph_signals_refused);
+	tcase_add_test(tc, match_keys_of_another_signal);
 	tcase_add_test(tc, cleartext_only_to_loopback);
 	tcase_add_test(tc, subject_template_errors);
 	tcase_add_test(tc, duplicate_names_and_accounts);

@@ -9,7 +9,9 @@
 #include "config.h"
 #include "la-table.h"
 #include "record.h"
+#include "rules.h"
 #include "source.h"
+#include "strlist.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -85,47 +87,68 @@ jq(const char *s)
 }
 
 static int
-la_parse(const char *body, size_t len, struct record_list *out,
-    struct page_info *pi, char **err)
+la_parse_signal(enum signal signal, const char *body, size_t len,
+    struct record_list *out, struct page_info *pi, char **err)
 {
 	struct source_ctx ctx;
 
 	memset(&ctx, 0, sizeof ctx);
 	ctx.tenant = &tenant;
-	ctx.signal = SIGNAL_SIGN_IN;
+	ctx.signal = signal;
 	ctx.now_us = us("2026-11-22T04:00:00Z");
 	ctx.cursor_us = us("2026-11-22T03:40:00Z");
 	return source_loganalytics_ops.parse(&ctx, body, len, out, pi, err);
 }
 
 static int
-build(int64_t now, int64_t cursor, struct source_req *req, char **err)
+la_parse(const char *body, size_t len, struct record_list *out,
+    struct page_info *pi, char **err)
+{
+	return la_parse_signal(SIGNAL_SIGN_IN, body, len, out, pi, err);
+}
+
+static int
+build_signal(enum signal signal, int64_t now, int64_t cursor,
+    struct source_req *req, char **err)
 {
 	struct source_ctx ctx;
 
 	memset(&ctx, 0, sizeof ctx);
 	ctx.tenant = &tenant;
-	ctx.signal = SIGNAL_SIGN_IN;
+	ctx.signal = signal;
 	ctx.now_us = now;
 	ctx.cursor_us = cursor;
 	return source_loganalytics_ops.build(&ctx, req, err);
 }
 
-/* The query text of a built request. */
+static int
+build(int64_t now, int64_t cursor, struct source_req *req, char **err)
+{
+	return build_signal(SIGNAL_SIGN_IN, now, cursor, req, err);
+}
+
+/* The query text of a built request for a signal. */
 static char *
-build_kql(int64_t now, int64_t cursor)
+build_signal_kql(enum signal signal, int64_t now, int64_t cursor)
 {
 	struct source_req req;
 	char *err = NULL, *kql;
 	json_t *o;
 
-	ck_assert_msg(build(now, cursor, &req, &err) == 0, "%s", err);
+	ck_assert_msg(build_signal(signal, now, cursor, &req, &err) == 0, "%s",
+	    err);
 	o = json_loads(req.body, 0, NULL);
 	ck_assert_ptr_nonnull(o);
 	kql = xstrdup(json_string_value(json_object_get(o, "query")));
 	json_decref(o);
 	source_req_clear(&req);
 	return kql;
+}
+
+static char *
+build_kql(int64_t now, int64_t cursor)
+{
+	return build_signal_kql(SIGNAL_SIGN_IN, now, cursor);
 }
 
 #define KQL_PROJECT							\
@@ -145,8 +168,9 @@ START_TEST(test_ops)
 	ck_assert_str_eq(source_loganalytics_ops.name, "log_analytics");
 	ck_assert_int_eq(source_loganalytics_ops.kind, SOURCE_LOG_ANALYTICS);
 	ck_assert(source_loganalytics_ops.supports(SIGNAL_SIGN_IN));
-	ck_assert(!source_loganalytics_ops.supports(SIGNAL_NON_INTERACTIVE));
-	ck_assert(!source_loganalytics_ops.supports(SIGNAL_AUDIT));
+	ck_assert(source_loganalytics_ops.supports(SIGNAL_NON_INTERACTIVE));
+	ck_assert(source_loganalytics_ops.supports(SIGNAL_AUDIT));
+	ck_assert(!source_loganalytics_ops.supports(SIGNAL_COUNT));
 	ck_assert_str_eq(source_loganalytics_ops.scope(&tenant),
 	    "https://api.loganalytics.io/.default");
 }
@@ -290,13 +314,52 @@ START_TEST(test_build_rejects)
 	free(err);
 	tenant.log_analytics.enabled = 1;
 
+	/* A signal this source does not know. */
 	memset(&ctx, 0, sizeof ctx);
 	ctx.tenant = &tenant;
-	ctx.signal = SIGNAL_AUDIT;
+	ctx.signal = SIGNAL_COUNT;
 	ctx.now_us = now;
 	ck_assert_int_eq(source_loganalytics_ops.build(&ctx, &req, &err), -1);
 	ck_assert_msg(strstr(err, "not supported") != NULL, "%s", err);
 	free(err);
+}
+END_TEST
+
+/* Each signal reads its own table with the same ingestion-time window;
+ * the non-interactive table has SigninLogs' column names. */
+START_TEST(test_build_signals)
+{
+	int64_t now = us("2026-11-22T04:00:00Z");
+	const char *window =
+	    "| where TimeGenerated >= datetime(2026-11-20T04:00:00.000000Z)\n"
+	    "| where ingestion_time() > datetime(2026-11-22T03:48:00.000000Z)\n";
+	char *kql, *want;
+
+	kql = build_signal_kql(SIGNAL_NON_INTERACTIVE, now,
+	    us("2026-11-22T03:50:00Z"));
+	want = xasprintf("AADNonInteractiveUserSignInLogs\n%s"
+	    "| where UserId in~ (\"" BG1 "\", \"" BG2 "\")\n"
+	    KQL_PROJECT, window);
+	ck_assert_str_eq(kql, want);
+	free(want);
+	free(kql);
+
+	/* Audit: the account as initiator or anywhere in TargetResources
+	 * (the parser then keeps only real targets). */
+	kql = build_signal_kql(SIGNAL_AUDIT, now, us("2026-11-22T03:50:00Z"));
+	want = xasprintf("AuditLogs\n%s"
+	    "| where tostring(InitiatedBy.user.id) in~ (\"" BG1 "\", \""
+	    BG2 "\") or TargetResources has_any (\"" BG1 "\", \"" BG2
+	    "\")\n"
+	    "| extend GwIngestionTime = ingestion_time()\n"
+	    "| project GwIngestionTime, TimeGenerated, ActivityDateTime, Id, "
+	    "ActivityDisplayName, OperationName, Category, LoggedByService, "
+	    "Result, ResultReason, CorrelationId, InitiatedBy, "
+	    "TargetResources, AdditionalDetails\n"
+	    "| order by GwIngestionTime asc", window);
+	ck_assert_str_eq(kql, want);
+	free(want);
+	free(kql);
 }
 END_TEST
 
@@ -1034,12 +1097,342 @@ START_TEST(test_parse_unsupported_signal)
 
 	memset(&ctx, 0, sizeof ctx);
 	ctx.tenant = &tenant;
-	ctx.signal = SIGNAL_NON_INTERACTIVE;
+	ctx.signal = SIGNAL_COUNT;
 	record_list_init(&out);
 	ck_assert_int_eq(source_loganalytics_ops.parse(&ctx, "{}", 2, &out,
 	    &pi, &err), -1);
 	ck_assert_msg(strstr(err, "not supported") != NULL, "%s", err);
 	free(err);
+}
+END_TEST
+
+static void
+parse_file_signal(enum signal signal, const char *name,
+    struct record_list *out, struct page_info *pi)
+{
+	char *data, *err = NULL;
+	size_t len;
+
+	data = slurp(name, &len);
+	record_list_init(out);
+	ck_assert_msg(la_parse_signal(signal, data, len, out, pi, &err) == 0,
+	    "%s: %s", name, err);
+	free(data);
+}
+
+/* The body of a data file with the JSON text of the named columns turned
+ * into nested JSON, typed dynamic: the other wire form of one page. */
+static char *
+nested_body(const char *name, const char *const *columns)
+{
+	json_t *doc, *table, *cols, *rows, *row, *col, *v, *n;
+	char *data, *body;
+	size_t len, i, j;
+
+	data = slurp(name, &len);
+	doc = json_loadb(data, len, 0, NULL);
+	ck_assert_ptr_nonnull(doc);
+	free(data);
+	table = json_array_get(json_object_get(doc, "tables"), 0);
+	cols = json_object_get(table, "columns");
+	rows = json_object_get(table, "rows");
+	json_array_foreach(cols, i, col) {
+		for (const char *const *c = columns; *c != NULL; c++) {
+			if (strcmp(json_string_value(json_object_get(col,
+			    "name")), *c) != 0)
+				continue;
+			json_object_set_new(col, "type", json_string("dynamic"));
+			json_array_foreach(rows, j, row) {
+				v = json_array_get(row, i);
+				if (!json_is_string(v) || (n = json_loads(
+				    json_string_value(v), JSON_DECODE_ANY,
+				    NULL)) == NULL)
+					continue;
+				json_array_set_new(row, i, n);
+			}
+		}
+	}
+	body = json_dumps(doc, 0);
+	json_decref(doc);
+	return body;
+}
+
+static void
+assert_same_records(const struct record_list *a, const struct record_list *b)
+{
+	ck_assert_int_eq(a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct record *x = a->v[i], *y = b->v[i];
+
+		ck_assert_int_eq(x->signal, y->signal);
+		ck_assert(streq_null(x->id, y->id));
+		ck_assert_int_eq(x->event_us, y->event_us);
+		ck_assert_int_eq(x->ingest_us, y->ingest_us);
+		ck_assert(streq_null(x->user_id, y->user_id));
+		ck_assert(streq_null(x->upn, y->upn));
+		ck_assert(streq_null(x->ip, y->ip));
+		ck_assert(streq_null(x->location, y->location));
+		ck_assert(streq_null(x->app, y->app));
+		ck_assert_int_eq(x->result_code, y->result_code);
+		ck_assert_int_eq(x->success, y->success);
+		ck_assert(streq_null(x->failure_reason, y->failure_reason));
+		ck_assert(streq_null(x->correlation_id, y->correlation_id));
+		ck_assert(streq_null(x->activity, y->activity));
+		ck_assert(streq_null(x->category, y->category));
+		ck_assert(streq_null(x->service, y->service));
+		ck_assert(streq_null(x->initiator, y->initiator));
+		ck_assert(streq_null(x->initiator_id, y->initiator_id));
+		ck_assert(streq_null(x->target, y->target));
+		ck_assert(streq_null(x->target_ids, y->target_ids));
+		ck_assert_str_eq(x->raw, y->raw);
+	}
+}
+
+/*
+ * AADNonInteractiveUserSignInLogs types LocationDetails and Status as
+ * string: they arrive as JSON text (API-FACTS.md 2.7). They are read as
+ * SigninLogs' dynamic columns are, and the records are the same as from
+ * the nested form.
+ */
+START_TEST(test_noninteractive_page)
+{
+	static const char *const json_cols[] = {
+		"LocationDetails", "Status", NULL
+	};
+	struct record_list out, nested;
+	struct page_info pi, pn;
+	struct record *r;
+	char text[32], *body, *err = NULL;
+
+	parse_file_signal(SIGNAL_NON_INTERACTIVE,
+	    "la-noninteractive-text.json", &out, &pi);
+	ck_assert_int_eq(pi.rows, 4);
+	ck_assert_int_eq(pi.partial, 0);
+	/* The other user's row is the newest: counted, not kept. */
+	ck_assert_int_eq(pi.max_ingest_us, us("2026-11-22T03:59:59.999999Z"));
+	ck_assert_int_eq(out.n, 3);
+
+	r = out.v[0];
+	ck_assert_int_eq(r->signal, SIGNAL_NON_INTERACTIVE);
+	ck_assert_str_eq(r->tenant, "contoso");
+	ck_assert_str_eq(r->id, "8d4f2b63-1e5c-4a7f-8b29-4c6d8e0f2a31");
+	ck_assert_int_eq(r->event_us, us("2026-11-22T03:48:15.555Z"));
+	ck_assert_int_eq(r->ingest_us, us("2026-11-22T03:50:01.123456Z"));
+	ck_assert_str_eq(r->user_id, BG1);	/* upper case on the wire */
+	ck_assert_str_eq(r->upn, "bg1@contoso.onmicrosoft.com");
+	ck_assert_str_eq(r->ip, "175.45.176.99");
+	ck_assert_str_eq(r->location, "Azor, Tel Aviv, IL");
+	ck_assert_str_eq(r->app, "Microsoft Authentication Broker");
+	ck_assert_int_eq(r->result_code, 0);
+	ck_assert_int_eq(r->success, 1);
+	ck_assert_str_null(r->failure_reason);
+	ck_assert_str_eq(r->correlation_id,
+	    "e5d4c3b2-2b3c-4d5e-6f70-8a9b0c1d2e3f");
+	/* The raw row holds the parsed objects, not their text. */
+	ck_assert_ptr_nonnull(strstr(r->raw, "\"LocationDetails\":{\"city\":"
+	    "\"Azor\",\"state\":\"Tel Aviv\",\"countryOrRegion\":\"IL\","
+	    "\"geoCoordinates\":{\"latitude\":32.02,\"longitude\":34.79}}"));
+	ck_assert_ptr_nonnull(strstr(r->raw, "\"Status\":{\"errorCode\":0}"));
+
+	/* The failure reason only in Status's JSON text; an empty state. */
+	r = out.v[1];
+	ck_assert_str_eq(r->user_id, BG2);
+	ck_assert_str_eq(r->location, "Seattle, US");
+	ck_assert_int_eq(r->result_code, 50126);
+	ck_assert_int_eq(r->success, 0);
+	ck_assert_str_eq(r->failure_reason, "Invalid username or password or "
+	    "Invalid on-premise username or password.");
+	ck_assert_str_eq(record_result_text(r, text, sizeof text),
+	    "failure:50126");
+
+	/* Text that is not JSON stays text: no location details, no
+	 * reason from Status, the row still kept. */
+	r = out.v[2];
+	ck_assert_str_eq(r->id, "1b7c5e96-4b8f-4da2-be5c-7f90a1b3c5d6");
+	ck_assert_str_eq(r->location, "DE");
+	ck_assert_int_eq(r->result_code, 50074);
+	ck_assert_str_null(r->failure_reason);
+	ck_assert_ptr_nonnull(strstr(r->raw, "\"Status\":\"{not json\""));
+
+	/* The same page with nested dynamic columns (SigninLogs' form). */
+	body = nested_body("la-noninteractive-text.json", json_cols);
+	record_list_init(&nested);
+	ck_assert_msg(la_parse_signal(SIGNAL_NON_INTERACTIVE, body,
+	    strlen(body), &nested, &pn, &err) == 0, "%s", err);
+	ck_assert_int_eq(pn.max_ingest_us, pi.max_ingest_us);
+	assert_same_records(&out, &nested);
+	free(body);
+
+	record_list_clear(&nested);
+	page_info_clear(&pn);
+	record_list_clear(&out);
+	page_info_clear(&pi);
+}
+END_TEST
+
+/*
+ * AuditLogs rows shaped like the Sentinel Training Lab's
+ * AuditLogs_Hunting.csv (API-FACTS.md 7.3): InitiatedBy, TargetResources
+ * and AdditionalDetails as JSON text, modifiedProperties with JSON inside
+ * strings, Id "Directory_<correlation>_<x>_<n>", and the activity
+ * "Update application - Certificates and secrets management " with an en
+ * dash where the hyphen is and a trailing space. The five rows of the
+ * file, with time columns added (the export has none) and ids changed:
+ *   row 0  a break-glass account (upper case) is the initiator
+ *   row 1  a break-glass account is the second of two targets
+ *   row 2  another user's event, as exported
+ *   row 3  a break-glass id only inside a modified property's value
+ *   row 4  Graph's shape (user null, app set), a break-glass target,
+ *          a failed result
+ */
+#define HUNTING_ACTIVITY \
+	"Update application \xe2\x80\x93 Certificates and secrets management"
+
+START_TEST(test_audit_page)
+{
+	static const char *const json_cols[] = {
+		"InitiatedBy", "TargetResources", "AdditionalDetails", NULL
+	};
+	struct record_list out, nested;
+	struct page_info pi, pn;
+	struct record *r;
+	char *body, *err = NULL;
+
+	parse_file_signal(SIGNAL_AUDIT, "la-audit-hunting.json", &out, &pi);
+	ck_assert_int_eq(pi.rows, 5);
+	ck_assert_int_eq(pi.partial, 0);
+	ck_assert_int_eq(pi.max_ingest_us, us("2026-11-22T03:59:59.999999Z"));
+	ck_assert_int_eq(out.n, 3);
+
+	/* The initiator. */
+	r = out.v[0];
+	ck_assert_int_eq(r->signal, SIGNAL_AUDIT);
+	ck_assert_str_eq(r->tenant, "contoso");
+	ck_assert_str_eq(r->id,
+	    "Directory_9cee9603-bca7-4e62-9634-f1bfdc39ca2f_1261B_35670955");
+	/* ActivityDateTime, not TimeGenerated. */
+	ck_assert_int_eq(r->event_us, us("2026-11-22T03:48:15.555Z"));
+	ck_assert_int_eq(r->ingest_us, us("2026-11-22T03:50:01.123456Z"));
+	ck_assert_str_eq(r->user_id, BG1);
+	ck_assert_str_eq(r->upn, "bg1@contoso.onmicrosoft.com");
+	ck_assert_str_eq(r->ip, "45.153.160.2");
+	/* Trimmed; the raw row keeps what Entra sent. */
+	ck_assert_str_eq(r->activity, HUNTING_ACTIVITY);
+	ck_assert_ptr_nonnull(strstr(r->raw, "\"ActivityDisplayName\":\""
+	    HUNTING_ACTIVITY " \""));
+	ck_assert_str_eq(r->category, "ApplicationManagement");
+	ck_assert_str_eq(r->service, "Core Directory");
+	ck_assert_int_eq(r->success, 1);
+	ck_assert_int_eq(r->result_code, 0);
+	ck_assert_str_null(r->failure_reason);
+	ck_assert_str_eq(r->correlation_id,
+	    "9cee9603-bca7-4e62-9634-f1bfdc39ca2f");
+	ck_assert_str_eq(r->initiator, "bg1@contoso.onmicrosoft.com");
+	ck_assert_str_eq(r->initiator_id, BG1);
+	ck_assert_str_eq(r->target, "purview-spn-user099");
+	ck_assert_str_eq(r->target_ids,
+	    "020c2630-81fb-5678-9a9c-ce9984a45458");
+	ck_assert_ptr_nonnull(strstr(r->raw, "\"InitiatedBy\":{\"user\":{"));
+	ck_assert_ptr_nonnull(strstr(r->raw, "\"AdditionalDetails\":[{"
+	    "\"value\":\"Mozilla/5.0 "));
+	ck_assert_ptr_nonnull(strstr(r->raw, "\"modifiedProperties\":[{"
+	    "\"displayName\":\"KeyDescription\",\"oldValue\":\"[\\\"[KeyId"));
+
+	/* The second target: it is the target shown. */
+	r = out.v[1];
+	ck_assert_str_eq(r->id,
+	    "Directory_05cb7360-e689-4ce0-ba41-90aea748f764_40B6F_20567843");
+	ck_assert_str_eq(r->user_id, BG2);
+	ck_assert_str_eq(r->upn, "bg2@contoso.onmicrosoft.com");
+	ck_assert_str_eq(r->ip, "192.168.5.8");
+	ck_assert_str_eq(r->initiator,
+	    "VadimJ@buildseccxpninja.onmicrosoft.com");
+	ck_assert_str_eq(r->initiator_id,
+	    "04dc7a40-2617-4044-b6e7-fdd8771b88a2");
+	ck_assert_str_eq(r->target, "bg2@contoso.onmicrosoft.com");
+	ck_assert_str_eq(r->target_ids,
+	    "a05db9f5-91e6-4bba-xxxx-cf38984e89fc " BG2);
+
+	/* An application initiated it; the account is the target. */
+	r = out.v[2];
+	ck_assert_str_eq(r->id,
+	    "Directory_61576753-576a-47ba-8c1c-69047fd50427_UETZH_76356316");
+	ck_assert_int_eq(r->event_us, us("2026-11-22T03:52:10.1Z"));
+	ck_assert_str_eq(r->user_id, BG1);
+	ck_assert_str_null(r->ip);
+	ck_assert_str_eq(r->initiator, "Microsoft Graph");
+	ck_assert_str_eq(r->initiator_id,
+	    "9d2b4c6e-0f1a-4b3c-8d5e-7f9a1b3c5d7e");
+	ck_assert_str_eq(r->target, "bg1@contoso.onmicrosoft.com");
+	ck_assert_str_eq(r->target_ids, BG1);
+	ck_assert_int_eq(r->success, 0);
+	ck_assert_int_eq(r->result_code, -1);
+	ck_assert_str_eq(r->failure_reason,
+	    "Microsoft.Online.Workflows.ObjectNotFoundException");
+
+	/* Nested on the wire: the same records. */
+	body = nested_body("la-audit-hunting.json", json_cols);
+	record_list_init(&nested);
+	ck_assert_msg(la_parse_signal(SIGNAL_AUDIT, body, strlen(body),
+	    &nested, &pn, &err) == 0, "%s", err);
+	assert_same_records(&out, &nested);
+	free(body);
+
+	record_list_clear(&nested);
+	page_info_clear(&pn);
+	record_list_clear(&out);
+	page_info_clear(&pi);
+}
+END_TEST
+
+/* The rule engine's matching over parsed audit records: activity,
+ * category and service case-insensitive and trimmed, the en dash a
+ * character like any other. */
+START_TEST(test_audit_rule_matching)
+{
+	struct rule_config rule;
+	struct record_list out;
+	struct page_info pi;
+
+	parse_file_signal(SIGNAL_AUDIT, "la-audit-hunting.json", &out, &pi);
+	ck_assert_int_eq(out.n, 3);
+	memset(&rule, 0, sizeof rule);
+	rule.signal = SIGNAL_AUDIT;
+	ck_assert_int_eq(rule_matches(&rule, out.v[0]), 1);
+
+	strlist_add(&rule.match.activities, "User registered security info");
+	ck_assert_int_eq(rule_matches(&rule, out.v[0]), 0);
+	/* A hyphen is not the en dash. */
+	strlist_add(&rule.match.activities, "Update application - "
+	    "Certificates and secrets management");
+	ck_assert_int_eq(rule_matches(&rule, out.v[0]), 0);
+	strlist_add(&rule.match.activities, "  UPDATE APPLICATION \xe2\x80\x93 "
+	    "certificates and secrets management ");
+	ck_assert_int_eq(rule_matches(&rule, out.v[0]), 1);
+	strlist_add(&rule.match.categories, "applicationmanagement");
+	strlist_add(&rule.match.services, " core directory");
+	ck_assert_int_eq(rule_matches(&rule, out.v[0]), 1);
+	ck_assert_int_eq(rule_matches(&rule, out.v[1]), 1);
+
+	/* result: the failed one only. */
+	rule.match.result = MATCH_FAILURE;
+	ck_assert_int_eq(rule_matches(&rule, out.v[0]), 0);
+	ck_assert_int_eq(rule_matches(&rule, out.v[2]), 1);
+	rule.match.result = MATCH_ANY;
+
+	strlist_clear(&rule.match.services);
+	strlist_add(&rule.match.services, "Authentication Methods");
+	ck_assert_int_eq(rule_matches(&rule, out.v[0]), 0);
+
+	/* A sign-in rule never takes an audit record. */
+	strlist_clear(&rule.match.activities);
+	strlist_clear(&rule.match.categories);
+	strlist_clear(&rule.match.services);
+	rule.signal = SIGNAL_SIGN_IN;
+	ck_assert_int_eq(rule_matches(&rule, out.v[0]), 0);
+
+	record_list_clear(&out);
+	page_info_clear(&pi);
 }
 END_TEST
 
@@ -1057,6 +1450,7 @@ loganalytics_suite(void)
 	tcase_add_test(tc, test_build_accounts);
 	tcase_add_test(tc, test_build_rejects);
 	tcase_add_test(tc, test_build_endpoint_slash);
+	tcase_add_test(tc, test_build_signals);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("table");
@@ -1080,6 +1474,9 @@ loganalytics_suite(void)
 	tcase_add_test(tc, test_result);
 	tcase_add_test(tc, test_rows_dropped_and_kept);
 	tcase_add_test(tc, test_parse_unsupported_signal);
+	tcase_add_test(tc, test_noninteractive_page);
+	tcase_add_test(tc, test_audit_page);
+	tcase_add_test(tc, test_audit_rule_matching);
 	suite_add_tcase(s, tc);
 	return s;
 }
