@@ -1,12 +1,15 @@
 /*
  * OAuth2 client credentials against the Microsoft identity platform
- * (API-FACTS 1.1, 1.3, 1.4): one token cache per (tenant, scope), one token
- * request in flight however many callers wait. Every answer reaches its
- * caller from the loop, never from inside auth_get.
+ * (API-FACTS 1.1-1.4), or a managed identity's token from the instance
+ * metadata service (API-FACTS 1.6): one token cache per (tenant, scope),
+ * one token request in flight however many callers wait. Every answer
+ * reaches its caller from the loop, never from inside auth_get.
  *
- * The secret lives only as long as it takes to build the request body; the
- * body, the token and anything holding either are wiped before they are
- * freed, and neither is ever logged.
+ * The credential is read at each request: a client secret (file or
+ * environment), or a client assertion signed with the private key
+ * (jwt.c). It lives only as long as it takes to build the request body;
+ * the body, the assertion, the token and anything holding them are wiped
+ * before they are freed, and none of them is ever logged.
  */
 #include <sys/queue.h>
 #include <sys/stat.h>
@@ -26,6 +29,7 @@
 #include "auth.h"
 #include "config.h"
 #include "http.h"
+#include "jwt.h"
 #include "log.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -33,6 +37,13 @@
 #define AUTH_MAX_RESPONSE	(1024 * 1024)
 #define AUTH_MAX_SECRET		16384
 #define AUTH_MIN_MARGIN		60	/* seconds before expiry we renew */
+#define AUTH_IMDS_PATH		"/metadata/identity/oauth2/token"
+#define AUTH_IMDS_VERSION	"2018-02-01"
+/* urn:ietf:params:oauth:client-assertion-type:jwt-bearer, form-encoded */
+#define AUTH_ASSERTION_TYPE_ESC	\
+	"urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+
+enum auth_kind { AUTH_SECRET, AUTH_CERTIFICATE, AUTH_MANAGED_IDENTITY };
 
 enum wait_state {
 	WAIT_QUEUED,		/* on waiters */
@@ -53,7 +64,9 @@ struct auth {
 	struct http_engine		*engine;
 	const struct tenant_config	*tenant;
 	char				*scope;
-	char				*url;
+	char				*url;		/* token endpoint,
+							   or IMDS + query */
+	enum auth_kind			 kind;
 	long				 timeout_ms;
 	char				*token;
 	int64_t				 renew_at;	/* monotonic us */
@@ -74,6 +87,46 @@ struct auth_errbuf {
 
 static void	auth_destroy(struct auth *);
 static void	auth_kick_cb(evutil_socket_t, short, void *);
+
+/* IMDS wants the v1 resource, not the v2 scope: the scope without its
+ * "/.default". */
+static char *
+auth_resource(const char *scope)
+{
+	static const char	suffix[] = "/.default";
+	size_t			len = strlen(scope);
+
+	if (len >= sizeof suffix - 1 &&
+	    strcmp(scope + len - (sizeof suffix - 1), suffix) == 0)
+		len -= sizeof suffix - 1;
+	return xstrndup(scope, len);
+}
+
+/* GET {imds}/metadata/identity/oauth2/token?api-version&resource
+ * [&client_id] (API-FACTS 1.6). */
+static char *
+auth_imds_url(const struct tenant_config *tenant, const char *scope)
+{
+	const char	*imds = tenant->endpoints.imds != NULL ?
+			    tenant->endpoints.imds : "http://169.254.169.254";
+	const char	*cid = tenant->credentials.client_id;
+	char		*res, *eres, *ecid = NULL, *url;
+	size_t		 len = strlen(imds);
+
+	while (len > 0 && imds[len - 1] == '/')
+		len--;
+	res = auth_resource(scope);
+	eres = url_escape(res);
+	if (cid != NULL)
+		ecid = url_escape(cid);
+	url = xasprintf("%.*s" AUTH_IMDS_PATH "?api-version=" AUTH_IMDS_VERSION
+	    "&resource=%s%s%s", (int)len, imds, eres, ecid != NULL ?
+	    "&client_id=" : "", ecid != NULL ? ecid : "");
+	free(res);
+	free(eres);
+	free(ecid);
+	return url;
+}
 
 struct auth *
 auth_new(struct http_engine *engine, const struct tenant_config *tenant,
@@ -100,6 +153,14 @@ auth_new(struct http_engine *engine, const struct tenant_config *tenant,
 	tid = url_escape(tenant_id);
 	a->url = xasprintf("%.*s/%s/oauth2/v2.0/token", (int)len, login, tid);
 	free(tid);
+	if (tenant->credentials.managed_identity) {
+		a->kind = AUTH_MANAGED_IDENTITY;
+		free(a->url);
+		a->url = auth_imds_url(tenant, scope);
+	} else if (tenant->credentials.certificate_file != NULL)
+		a->kind = AUTH_CERTIFICATE;
+	else
+		a->kind = AUTH_SECRET;
 	if ((a->kick = evtimer_new(http_engine_base(engine), auth_kick_cb,
 	    a)) == NULL)
 		fatalx("%s: evtimer_new failed", __func__);
@@ -173,7 +234,9 @@ auth_permanent(long status, const char *error, long aadsts)
 static void
 auth_log_error(const struct auth *a, const struct auth_error *err)
 {
-	char	*origin, code[32] = "", retry[48] = "";
+	const char	*what = a->kind == AUTH_MANAGED_IDENTITY ?
+			    "managed identity " : "";
+	char		*origin, code[32] = "", retry[48] = "";
 
 	if (err->aadsts != 0 &&
 	    strncmp(err->description, "AADSTS", 6) != 0)
@@ -183,13 +246,14 @@ auth_log_error(const struct auth *a, const struct auth_error *err)
 		    (long long)err->retry_after);
 	if (err->http_status == 0) {
 		origin = url_origin(a->url);
-		log_warnx("tenant %s: token request failed: %s: %s%s",
-		    a->tenant->name, origin, err->description, retry);
+		log_warnx("tenant %s: %stoken request failed: %s: %s%s",
+		    a->tenant->name, what, origin, err->description, retry);
 		free(origin);
 		return;
 	}
-	log_warnx("tenant %s: token request failed: HTTP %ld%s%s%s%s%s%s",
-	    a->tenant->name, err->http_status, *err->error != '\0' ? " " : "",
+	log_warnx("tenant %s: %stoken request failed: HTTP %ld%s%s%s%s%s%s",
+	    a->tenant->name, what, err->http_status,
+	    *err->error != '\0' ? " " : "",
 	    err->error, code, *err->description != '\0' ? " " : "",
 	    err->description, retry);
 }
@@ -208,9 +272,20 @@ auth_first_line(char *dst, size_t size, const char *s)
 	dst[n] = '\0';
 }
 
+/* IMDS: 404 and 410 (updating), 429 (throttled) and 5xx are worth a
+ * retry; any other 4xx is not (API-FACTS 1.6). */
+static int
+auth_imds_permanent(long status)
+{
+	if (status < 400 || status >= 500)
+		return 0;
+	return status != 404 && status != 408 && status != 410 &&
+	    status != 429;
+}
+
 static void
-auth_fill_error(const struct http_response *r, struct auth_error *err,
-    struct auth_errbuf *eb)
+auth_fill_error(const struct auth *a, const struct http_response *r,
+    struct auth_error *err, struct auth_errbuf *eb)
 {
 	json_t		*o, *v;
 	json_error_t	 jerr;
@@ -245,7 +320,11 @@ auth_fill_error(const struct http_response *r, struct auth_error *err,
 		snprintf(eb->description, sizeof eb->description,
 		    "(no OAuth error in the %s response)",
 		    r->content_type != NULL ? r->content_type : "untyped");
-	err->permanent = auth_permanent(r->status, eb->error, err->aadsts);
+	if (a->kind == AUTH_MANAGED_IDENTITY)
+		err->permanent = auth_imds_permanent(r->status);
+	else
+		err->permanent = auth_permanent(r->status, eb->error,
+		    err->aadsts);
 }
 
 #define AUTH_EXPIRES_MAX	86400
@@ -370,7 +449,7 @@ auth_done_cb(const struct http_response *r, void *arg)
 		err.description = why;
 		err.retry_after = r->retry_after;
 	} else
-		auth_fill_error(r, &err, &eb);
+		auth_fill_error(a, r, &err, &eb);
 	auth_log_error(a, &err);
 	auth_deliver(a, NULL, &err);
 }
@@ -444,24 +523,51 @@ auth_secret(const struct auth *a, char *why, size_t whysize)
 	return NULL;
 }
 
+/* The credential's part of the form: "client_secret=..." or the client
+ * assertion pair. Returns it (caller wipes), or NULL with why. */
+static char *
+auth_credential(const struct auth *a, char *why, size_t whysize)
+{
+	const struct credentials	*cr = &a->tenant->credentials;
+	char				*secret, *esc, *jwt, *out;
+
+	if (a->kind == AUTH_CERTIFICATE) {
+		jwt = jwt_client_assertion(cr->certificate_file,
+		    cr->private_key_file, (enum jwt_alg)cr->assertion_alg,
+		    a->url, cr->client_id != NULL ? cr->client_id : "",
+		    time_now_us() / USEC_PER_SEC, why, whysize);
+		if (jwt == NULL)
+			return NULL;
+		/* base64url and dots: nothing to escape. */
+		out = xasprintf("client_assertion_type=%s&client_assertion=%s",
+		    AUTH_ASSERTION_TYPE_ESC, jwt);
+		freezero_str(jwt);
+		return out;
+	}
+	if ((secret = auth_secret(a, why, whysize)) == NULL)
+		return NULL;
+	esc = url_escape(secret);
+	freezero_str(secret);
+	out = xasprintf("client_secret=%s", esc);
+	freezero_str(esc);
+	return out;
+}
+
 /* The form body; built in one allocation so no unwiped copy is left. */
 static char *
-auth_form(const struct auth *a, const char *secret, size_t *lenp)
+auth_form(const struct auth *a, const char *cred, size_t *lenp)
 {
-	char	*id, *sec, *scope, *body;
+	char	*id, *scope, *body;
 	size_t	 len;
 
 	id = url_escape(a->tenant->credentials.client_id != NULL ?
 	    a->tenant->credentials.client_id : "");
-	sec = url_escape(secret);
 	scope = url_escape(a->scope);
-	len = strlen("client_id=&client_secret=&scope="
-	    "&grant_type=client_credentials") + strlen(id) + strlen(sec) +
-	    strlen(scope);
+	len = strlen("client_id=&&scope=&grant_type=client_credentials") +
+	    strlen(id) + strlen(cred) + strlen(scope);
 	body = xmalloc(len + 1);
-	snprintf(body, len + 1, "client_id=%s&client_secret=%s&scope=%s"
-	    "&grant_type=client_credentials", id, sec, scope);
-	freezero_str(sec);
+	snprintf(body, len + 1, "client_id=%s&%s&scope=%s"
+	    "&grant_type=client_credentials", id, cred, scope);
 	free(id);
 	free(scope);
 	*lenp = len;
@@ -471,42 +577,52 @@ auth_form(const struct auth *a, const char *secret, size_t *lenp)
 static void
 auth_fetch(struct auth *a)
 {
-	static const char *const headers[] = {
+	static const char *const form_headers[] = {
 		"Content-Type: application/x-www-form-urlencoded",
+		"Accept: application/json",
+		NULL
+	};
+	static const char *const imds_headers[] = {
+		"Metadata: true",
 		"Accept: application/json",
 		NULL
 	};
 	struct http_request	 req;
 	struct auth_error	 err;
-	char			 why[512], *secret, *body;
-	size_t			 len;
-
-	if ((secret = auth_secret(a, why, sizeof why)) == NULL) {
-		memset(&err, 0, sizeof err);
-		err.error = "";
-		err.description = why;
-		err.permanent = 1;	/* an operator has to act */
-		err.retry_after = -1;
-		log_warnx("tenant %s: token request failed: %s",
-		    a->tenant->name, why);
-		auth_deliver(a, NULL, &err);
-		return;
-	}
-	body = auth_form(a, secret, &len);
-	freezero_str(secret);
+	char			 why[512], *cred = NULL, *body = NULL;
+	size_t			 len = 0;
 
 	memset(&req, 0, sizeof req);
-	req.method = "POST";
+	if (a->kind == AUTH_MANAGED_IDENTITY) {
+		req.method = "GET";
+		req.headers = imds_headers;
+	} else {
+		if ((cred = auth_credential(a, why, sizeof why)) == NULL) {
+			memset(&err, 0, sizeof err);
+			err.error = "";
+			err.description = why;
+			err.permanent = 1;	/* an operator has to act */
+			err.retry_after = -1;
+			log_warnx("tenant %s: token request failed: %s",
+			    a->tenant->name, why);
+			auth_deliver(a, NULL, &err);
+			return;
+		}
+		body = auth_form(a, cred, &len);
+		freezero_str(cred);
+		req.method = "POST";
+		req.headers = form_headers;
+		req.body = body;
+		req.body_len = len;
+	}
 	req.url = a->url;
-	req.headers = headers;
-	req.body = body;
-	req.body_len = len;
 	req.ca_file = a->tenant->ca_file;
 	req.timeout_ms = a->timeout_ms;
 	req.max_response = AUTH_MAX_RESPONSE;
 	/* http_request keeps its own copy, wiped after the transfer. */
 	a->call = http_request(a->engine, &req, auth_done_cb, a);
-	freezero(body, len);
+	if (body != NULL)
+		freezero(body, len);
 }
 
 static void

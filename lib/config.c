@@ -5,15 +5,21 @@
  * unique). Keys of features this build does not have are rejected with
  * "not supported in this build".
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
+
 #include "cfgparse.h"
 #include "config.h"
 #include "guid.h"
 #include "http.h"
+#include "jwt.h"
 #include "log.h"
 #include "notifier.h"
 #include "source.h"
@@ -23,6 +29,7 @@
 
 #define DEFAULT_STATE_DIR	"/var/lib/glasswatch"
 #define DEFAULT_SUBJECT		"[Sev{severity}] {rule}: {upn} from {ip}"
+#define DEFAULT_IMDS		"http://169.254.169.254"
 
 static const char *const cloud_names[] = {
 	"public", "usgov", "china", "custom", NULL
@@ -40,6 +47,10 @@ static const char *const level_names[] = {
 	NULL
 };
 static const char *const format_names[] = { "text", "json", NULL };
+static const char *const alg_names[] = { "PS256", "RS256", NULL };
+
+_Static_assert((int)ASSERTION_PS256 == (int)JWT_PS256 &&
+    (int)ASSERTION_RS256 == (int)JWT_RS256, "assertion_alg is a jwt_alg");
 
 /* Endpoints and token scopes of each national cloud (API-FACTS 1.7). */
 static const struct {
@@ -66,12 +77,62 @@ static const struct {
 
 /* ---- tenants ------------------------------------------------------- */
 
+/* The instance metadata service is link-local by definition, so http:// is
+ * allowed to 169.254.0.0/16 as well as to loopback hosts (tests). */
+static int
+imds_parse(struct cfg *cfg, yaml_node_t *n, void *field)
+{
+	CURLU		*u;
+	char		*scheme = NULL, *host = NULL, *s;
+	const char	*text;
+	struct in_addr	 a4;
+	int		 rc = -1;
+
+	if (n == NULL)
+		return 0;	/* tenant_check fills the default */
+	if ((text = cfg_scalar(cfg, n, "a URL")) == NULL)
+		return -1;
+	u = curl_url();
+	if (curl_url_set(u, CURLUPART_URL, text, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		cfg_error(cfg, n, "imds: not a valid URL");
+	else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
+		cfg_error(cfg, n, "imds: the URL must be http:// or https://");
+	else if (strcmp(scheme, "http") == 0 && !url_is_loopback(text) &&
+	    !(inet_pton(AF_INET, host, &a4) == 1 &&
+	    (ntohl(a4.s_addr) >> 16) == 0xa9fe))
+		cfg_error(cfg, n, "imds: cleartext http:// is allowed only to "
+		    "the link-local metadata address (169.254.0.0/16) or a "
+		    "loopback host");
+	else {
+		s = xstrdup(text);
+		while (strlen(s) > 0 && s[strlen(s) - 1] == '/')
+			s[strlen(s) - 1] = '\0';
+		free(*(char **)field);
+		*(char **)field = s;
+		rc = 0;
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+static void
+imds_free(void *field)
+{
+	free(*(char **)field);
+	*(char **)field = NULL;
+}
+
 #define E(f)	offsetof(struct endpoints, f)
 static const struct opt_spec endpoints_opts[] = {
 	{ .key = "login", .type = OPT_URL, .offset = E(login) },
 	{ .key = "graph", .type = OPT_URL, .offset = E(graph) },
 	{ .key = "log_analytics", .type = OPT_URL, .offset = E(log_analytics) },
-	{ .key = "imds", .type = OPT_UNSUPPORTED },
+	{ .key = "imds", .type = OPT_CUSTOM, .offset = E(imds),
+	  .custom = imds_parse, .custom_free = imds_free },
 	OPT_END
 };
 #undef E
@@ -85,19 +146,57 @@ static const struct opt_spec scopes_opts[] = {
 };
 #undef S
 
+/* Exactly one kind of credential; a certificate and its key must parse
+ * and belong together now, so --check catches a wrong pair. */
 static void
 credentials_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 {
 	struct credentials *c = obj;
 	yaml_node_t *file = cfg_key(cfg, map, "client_secret_file");
 	yaml_node_t *env = cfg_value(cfg, map, "client_secret_env");
+	yaml_node_t *cert = cfg_value(cfg, map, "certificate_file");
+	yaml_node_t *key = cfg_value(cfg, map, "private_key_file");
+	yaml_node_t *alg = cfg_key(cfg, map, "assertion_alg");
+	yaml_node_t *mi = cfg_key(cfg, map, "managed_identity");
+	yaml_node_t *kinds[4], *second = NULL;
+	char why[512];
+	size_t nkinds = 0;
 
-	if (file == NULL && env == NULL)
-		cfg_error(cfg, map, "credentials need client_secret_file or "
-		    "client_secret_env");
-	else if (file != NULL && env != NULL)
+	if (file != NULL)
+		kinds[nkinds++] = file;
+	if (env != NULL)
+		kinds[nkinds++] = env;
+	if (cert != NULL || key != NULL)
+		kinds[nkinds++] = cert != NULL ? cfg_key(cfg, map,
+		    "certificate_file") : cfg_key(cfg, map,
+		    "private_key_file");
+	if (mi != NULL && c->managed_identity)
+		kinds[nkinds++] = mi;
+	if (nkinds > 1) {
+		/* Point at whichever of them comes second in the file. */
+		yaml_node_t *first = kinds[0];
+
+		for (size_t i = 1; i < nkinds; i++)
+			if (kinds[i]->start_mark.index < first->start_mark.index)
+				first = kinds[i];
+		for (size_t i = 0; i < nkinds; i++)
+			if (kinds[i] != first && (second == NULL ||
+			    kinds[i]->start_mark.index <
+			    second->start_mark.index))
+				second = kinds[i];
+	}
+
+	if (nkinds == 0)
+		cfg_error(cfg, map, "credentials need one of "
+		    "client_secret_file, client_secret_env, certificate_file "
+		    "with private_key_file, or managed_identity: true");
+	else if (nkinds > 1 && file != NULL && env != NULL && nkinds == 2)
 		cfg_error(cfg, env, "give client_secret_file or "
 		    "client_secret_env, not both");
+	else if (nkinds > 1)
+		cfg_error(cfg, second, "give one kind of credential: "
+		    "client_secret_file, client_secret_env, certificate_file "
+		    "with private_key_file, or managed_identity");
 	else if (c->client_secret_env != NULL) {
 		const char *v = getenv(c->client_secret_env);
 
@@ -105,20 +204,49 @@ credentials_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 			cfg_error(cfg, env, "environment variable %s is not "
 			    "set", c->client_secret_env);
 	}
+
+	if (cfg_key(cfg, map, "client_id") == NULL && !c->managed_identity)
+		cfg_error(cfg, map, "missing key 'client_id'");
+	if ((cert != NULL) != (key != NULL))
+		cfg_error(cfg, map, "%s needs %s too", cert != NULL ?
+		    "certificate_file" : "private_key_file", cert != NULL ?
+		    "private_key_file" : "certificate_file");
+	if (alg != NULL && cert == NULL && key == NULL)
+		cfg_error(cfg, alg, "assertion_alg applies only to a "
+		    "certificate credential (certificate_file)");
+	/* Both named files exist (or an error was reported already). */
+	if (c->certificate_file != NULL && c->private_key_file != NULL) {
+		switch (jwt_check_files(c->certificate_file,
+		    c->private_key_file, why, sizeof why)) {
+		case JWT_BAD_NONE:
+			break;
+		case JWT_BAD_CERT:
+			cfg_error(cfg, cert, "certificate_file: %s", why);
+			break;
+		case JWT_BAD_KEY:
+		case JWT_BAD_PAIR:
+			cfg_error(cfg, key, "private_key_file: %s", why);
+			break;
+		}
+	}
 }
 
 #define C(f)	offsetof(struct credentials, f)
 static const struct opt_spec credentials_opts[] = {
-	{ .key = "client_id", .type = OPT_GUID, .offset = C(client_id),
-	  .flags = OPT_REQUIRED },
+	/* Required unless managed_identity (credentials_check). */
+	{ .key = "client_id", .type = OPT_GUID, .offset = C(client_id) },
 	{ .key = "client_secret_file", .type = OPT_SECRET_FILE,
 	  .offset = C(client_secret_file) },
 	{ .key = "client_secret_env", .type = OPT_STRING,
 	  .offset = C(client_secret_env) },
-	{ .key = "certificate_file", .type = OPT_UNSUPPORTED },
-	{ .key = "private_key_file", .type = OPT_UNSUPPORTED },
-	{ .key = "assertion_alg", .type = OPT_UNSUPPORTED },
-	{ .key = "managed_identity", .type = OPT_UNSUPPORTED },
+	{ .key = "certificate_file", .type = OPT_FILE,
+	  .offset = C(certificate_file) },
+	{ .key = "private_key_file", .type = OPT_SECRET_FILE,
+	  .offset = C(private_key_file) },
+	{ .key = "assertion_alg", .type = OPT_ENUM,
+	  .offset = C(assertion_alg), .names = alg_names, .def = "PS256" },
+	{ .key = "managed_identity", .type = OPT_BOOL,
+	  .offset = C(managed_identity), .def = "false" },
 	{ .key = NULL, .check = credentials_check }
 };
 #undef C
@@ -150,9 +278,16 @@ tenant_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 	struct tenant_config *t = obj;
 	yaml_node_t *ep = cfg_value(cfg, map, "endpoints");
 
-	if (t->cloud != CLOUD_CUSTOM && ep != NULL)
+	/* endpoints.imds is the one endpoint a national cloud does not
+	 * decide: it belongs to the machine. */
+	if (t->cloud != CLOUD_CUSTOM && ep != NULL &&
+	    (cfg_key(cfg, ep, "login") != NULL ||
+	    cfg_key(cfg, ep, "graph") != NULL ||
+	    cfg_key(cfg, ep, "log_analytics") != NULL))
 		cfg_error(cfg, ep, "endpoints are set by the cloud; use "
 		    "cloud: custom to give them");
+	if (t->endpoints.imds == NULL)
+		t->endpoints.imds = xstrdup(DEFAULT_IMDS);
 	if (t->cloud == CLOUD_CUSTOM) {
 		/* A given but invalid endpoint was reported already. */
 		if (cfg_value(cfg, ep, "login") == NULL)
@@ -163,6 +298,9 @@ tenant_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 			cfg_error(cfg, ep != NULL ? ep : map, "cloud: custom "
 			    "needs endpoints.log_analytics");
 	} else {
+		free(t->endpoints.login);
+		free(t->endpoints.graph);
+		free(t->endpoints.log_analytics);
 		t->endpoints.login = xstrdup(cloud_table[t->cloud].login);
 		t->endpoints.graph = xstrdup(cloud_table[t->cloud].graph);
 		t->endpoints.log_analytics =

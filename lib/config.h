@@ -19,7 +19,7 @@ struct endpoints {
 	char	*login;
 	char	*graph;
 	char	*log_analytics;
-	char	*imds;
+	char	*imds;			/* default http://169.254.169.254 */
 };
 
 struct scopes {
@@ -27,10 +27,19 @@ struct scopes {
 	char	*log_analytics;
 };
 
+enum assertion_alg { ASSERTION_PS256, ASSERTION_RS256 };	/* = jwt_alg */
+
+/* Exactly one kind: a secret (file or environment), a certificate with
+ * its private key, or managed identity. */
 struct credentials {
-	char	*client_id;
+	char	*client_id;		/* MI: NULL (system-assigned) or the
+					   user-assigned identity */
 	char	*client_secret_file;
 	char	*client_secret_env;
+	char	*certificate_file;
+	char	*private_key_file;
+	int	 assertion_alg;		/* enum assertion_alg */
+	int	 managed_identity;
 };
 
 struct la_config {

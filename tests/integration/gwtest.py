@@ -161,7 +161,13 @@ def to_yaml(obj, indent=0):
 class SimTenant:
     """A running tests/sim/simtenant.py and its control API."""
 
-    def __init__(self, env, cert="server", token_ttl=None, port=0):
+    def __init__(self, env, cert="server", token_ttl=None, port=0,
+                 client_cert=None, imds=False, imds_client_id=None):
+        """client_cert: the name (under the test PKI, without .pem) of
+        the app certificate whose client assertions the token endpoint
+        accepts; imds: also serve the managed identity endpoint at
+        self.imds_url, knowing imds_client_id as a user-assigned
+        identity."""
         self.env = env
         self.ready = os.path.join(env.tmp, "simtenant-%d.ready"
                                   % env.next_id())
@@ -176,6 +182,12 @@ class SimTenant:
                 "--ready-file", self.ready]
         if token_ttl is not None:
             args += ["--token-ttl", str(token_ttl)]
+        if client_cert is not None:
+            args += ["--client-cert", env.cert(client_cert + ".pem")]
+        if imds:
+            args += ["--imds-port", "0"]
+        if imds_client_id is not None:
+            args += ["--imds-client-id", imds_client_id]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log)
@@ -185,6 +197,9 @@ class SimTenant:
                         on_timeout=self.log_tail)
         self.port, self.control_port = info["port"], info["control_port"]
         self.url = "https://127.0.0.1:%d" % self.port
+        self.imds_port = info.get("imds_port")
+        self.imds_url = "http://127.0.0.1:%d" % self.imds_port \
+            if self.imds_port else None
 
     def log_tail(self, n=30):
         try:

@@ -6,9 +6,14 @@
 #   server.pem server.key              127.0.0.1, ::1, localhost; signed by ca
 #   rogue-ca.pem rogue-ca.key          an unrelated CA nobody trusts
 #   rogue-server.pem rogue-server.key  same names, signed by the rogue CA
+#   client.pem client.key              a self-signed RSA 2048 app certificate
+#                                      for client assertions (PS256/RS256)
+#   other-client.pem other-client.key  another one, that the tenant does not
+#                                      know
 #
-# EC P-256 keys (fast to make), 2-day validity. Idempotent: when every file
-# is there and both server certificates stay valid for another hour, nothing
+# EC P-256 keys (fast to make) for TLS, RSA for the app certificates (Entra
+# signs assertions with RSA only), 2-day validity. Idempotent: when every
+# file is there and every certificate stays valid for another hour, nothing
 # is done. Quiet unless something fails.
 set -eu
 
@@ -18,7 +23,8 @@ if [ $# -ne 1 ]; then
 fi
 out=$1
 files="ca.pem ca.key server.pem server.key rogue-ca.pem rogue-ca.key
-rogue-server.pem rogue-server.key"
+rogue-server.pem rogue-server.key client.pem client.key other-client.pem
+other-client.key"
 mkdir -p "$out"
 
 fresh=1
@@ -28,6 +34,10 @@ done
 if [ "$fresh" = 1 ] &&
     openssl x509 -checkend 3600 -noout -in "$out/server.pem" >/dev/null 2>&1 &&
     openssl x509 -checkend 3600 -noout -in "$out/rogue-server.pem" \
+    >/dev/null 2>&1 &&
+    openssl x509 -checkend 3600 -noout -in "$out/client.pem" \
+    >/dev/null 2>&1 &&
+    openssl x509 -checkend 3600 -noout -in "$out/other-client.pem" \
     >/dev/null 2>&1; then
 	exit 0
 fi
@@ -84,10 +94,33 @@ make_leaf() {
 	    -out "$work/$1.pem" 2>/dev/null
 }
 
+# make_client NAME: a self-signed RSA certificate, as an app registration
+# holds one (the key stays private to the owner).
+make_client() {
+	(umask 077 && openssl genpkey -algorithm RSA \
+	    -pkeyopt rsa_keygen_bits:2048 -out "$work/$1.key" 2>/dev/null)
+	openssl req -new -x509 -key "$work/$1.key" -days 2 -sha256 \
+	    -subj "/O=glasswatch tests/CN=glasswatch $1" \
+	    -config "$work/client.cnf" -out "$work/$1.pem" 2>/dev/null
+}
+
+cat >"$work/client.cnf" <<'EOF'
+[req]
+distinguished_name = dn
+x509_extensions = client_ext
+[dn]
+[client_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+subjectKeyIdentifier = hash
+EOF
+
 make_ca ca "glasswatch test CA"
 make_leaf server ca
 make_ca rogue-ca "glasswatch rogue CA"
 make_leaf rogue-server rogue-ca
+make_client client
+make_client other-client
 
 # Each leaf must verify against its own CA and never against the other.
 openssl verify -CAfile "$work/ca.pem" "$work/server.pem" >/dev/null

@@ -13,21 +13,32 @@ the daemon asked for.  Standard library only; run with /usr/bin/python3.
 
   simtenant.py --cert server.pem --key server.key \\
       --tenant-id T --client-id C --client-secret-file F --workspace-id W \\
+      [--client-cert PEM] [--imds-port 0 [--imds-client-id ID]] \\
       [--port 0] [--control-port 0] [--token-ttl 3599] [--ready-file F]
+
+With --client-cert, the token endpoint also accepts client assertions (a
+PS256 or RS256 JWT signed with that certificate's key; the signature is
+checked with the openssl command).  With --imds-port, a third listener
+(plain HTTP, loopback) answers the managed identity endpoint of the
+instance metadata service, GET /metadata/identity/oauth2/token.
 """
 
 import argparse
 import base64
 import calendar
+import hashlib
 import http.server
 import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import ssl
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -1210,6 +1221,7 @@ DEFAULT_SETTINGS = {
     "secret_expired": False,         # the right secret answers AADSTS7000222
     "token_ttl": 3599,
     "empty_workspace_204": False,    # no rows at all in any table -> 204
+    "imds_client_id": None,          # the user-assigned identity IMDS knows
 }
 
 FAULT_KINDS = {"status", "partial_error", "empty_200", "no_content_204",
@@ -1236,11 +1248,15 @@ class Sim:
         self.client_id = args.client_id.lower()
         self.workspace_id = args.workspace_id.lower()
         self.tokens = {}        # access_token -> {"aud", "exp", "client_id"}
+        self.workdir = tempfile.mkdtemp(prefix="simtenant-")
+        self.app_cert = AppCert(args.client_cert, self.workdir) \
+            if args.client_cert else None
         self.reset_locked(keep_tokens=True)
 
     def reset_locked(self, keep_tokens):
         self.settings = dict(DEFAULT_SETTINGS)
         self.settings["token_ttl"] = self.args.token_ttl
+        self.settings["imds_client_id"] = self.args.imds_client_id
         self.tables = {name: [] for name in SCHEMAS}
         self.schemas = {name: list(cols) for name, cols in SCHEMAS.items()}
         self.faults = []
@@ -1250,12 +1266,15 @@ class Sim:
             "requests": 0, "token_requests": 0, "tokens_issued": 0,
             "token_errors": 0, "query_requests": 0, "queries_ok": 0,
             "query_errors": 0, "rows_returned": 0, "faults_applied": 0,
-            "tls_failures": 0, "by_status": {},
+            "tls_failures": 0, "imds_requests": 0,
+            "imds_tokens_issued": 0, "by_status": {},
         }
         if not keep_tokens:
             self.tokens = {}
 
     def secret(self):
+        if self.args.client_secret_file is None:
+            return ""
         with open(self.args.client_secret_file, "rb") as f:
             return f.read().decode("utf-8").rstrip("\r\n")
 
@@ -1280,8 +1299,8 @@ class Sim:
         if not isinstance(spec, dict):
             raise ControlError("a fault is a JSON object")
         path = spec.get("path", "query")
-        if path not in ("query", "token", "any"):
-            raise ControlError("path must be query, token or any")
+        if path not in ("query", "token", "imds", "any"):
+            raise ControlError("path must be query, token, imds or any")
         kind = spec.get("kind")
         if kind is None:
             kind = "status" if "status" in spec else "delay"
@@ -1580,6 +1599,138 @@ def render_table(schema, rows, settings):
 
 
 # --------------------------------------------------------------------------
+# Client assertions (API-FACTS 1.2): the JWT's header, claims and signature
+# are checked against the app certificate given with --client-cert, the
+# signature with the openssl command line.
+
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_SKEW = 300        # seconds of clock skew allowed on nbf/exp
+
+
+def b64url_decode(text):
+    if not re.match(r"^[A-Za-z0-9_-]*$", text):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+class AppCert:
+    """The app registration's certificate: its thumbprints and public key
+    (written to a file for `openssl dgst -verify`)."""
+
+    def __init__(self, pem_path, workdir):
+        with open(pem_path) as f:
+            pem = f.read()
+        der = ssl.PEM_cert_to_DER_cert(pem)
+        self.x5t = b64url(hashlib.sha1(der).digest())
+        self.x5t_s256 = b64url(hashlib.sha256(der).digest())
+        self.pubkey = os.path.join(workdir, "client-pubkey.pem")
+        subprocess.run(["openssl", "x509", "-in", pem_path, "-noout",
+                        "-pubkey", "-out", self.pubkey], check=True,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=30)
+        self.workdir = workdir
+
+    def verify(self, alg, signing_input, sig):
+        """Does sig verify over signing_input (RS256 or PS256 with a salt
+        as long as the digest)?"""
+        d = tempfile.mkdtemp(dir=self.workdir)
+        try:
+            data, sigf = os.path.join(d, "data"), os.path.join(d, "sig")
+            with open(data, "wb") as f:
+                f.write(signing_input)
+            with open(sigf, "wb") as f:
+                f.write(sig)
+            cmd = ["openssl", "dgst", "-sha256", "-verify", self.pubkey,
+                   "-signature", sigf]
+            if alg == "PS256":
+                cmd += ["-sigopt", "rsa_padding_mode:pss",
+                        "-sigopt", "rsa_pss_saltlen:-1"]
+            r = subprocess.run(cmd + [data], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=30)
+            return r.returncode == 0
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def check_assertion(sim, form, client_id, endpoint, entry):
+    """None when the client assertion is good, else the fail() arguments
+    (status, error, AADSTS code, text) Entra would answer with."""
+    if form.get("client_assertion_type") != JWT_BEARER:
+        return (400, "invalid_request", 50027,
+                "Invalid client_assertion_type '%s'; expected '%s'."
+                % (form.get("client_assertion_type"), JWT_BEARER))
+    parts = form["client_assertion"].split(".")
+    try:
+        if len(parts) != 3:
+            raise ValueError("not three parts")
+        header = json.loads(b64url_decode(parts[0]))
+        claims = json.loads(b64url_decode(parts[1]))
+        sig = b64url_decode(parts[2])
+        if not isinstance(header, dict) or not isinstance(claims, dict):
+            raise ValueError("not JSON objects")
+    except (ValueError, UnicodeDecodeError):
+        return (401, "invalid_client", 50027,
+                "JWT token is invalid or malformed.")
+    entry["assertion_header"] = header
+    entry["assertion_claims"] = claims
+    cert = sim.app_cert
+    alg = header.get("alg")
+    if alg not in ("PS256", "RS256") or header.get("typ") not in \
+            (None, "JWT"):
+        return (401, "invalid_client", 700027,
+                "Client assertion failed signature validation. [Reason - "
+                "The provided signature algorithm '%s' is not supported.]"
+                % alg)
+    if "x5t#S256" in header:
+        known = cert is not None and header["x5t#S256"] == cert.x5t_s256
+    elif "x5t" in header:
+        known = cert is not None and header["x5t"] == cert.x5t
+    else:
+        known = False
+    if not known:
+        return (401, "invalid_client", 700027,
+                "Client assertion contains an invalid signature. [Reason - "
+                "The key was not found., Thumbprint of key used by client: "
+                "'%s', Please visit the Azure Portal, Graph Explorer or "
+                "directly use MS Graph to see configured keys for app Id "
+                "'%s'.]" % (header.get("x5t#S256") or header.get("x5t"),
+                            client_id))
+    signing_input = (parts[0] + "." + parts[1]).encode("ascii")
+    if not cert.verify(alg, signing_input, sig):
+        return (401, "invalid_client", 700027,
+                "Client assertion failed signature validation.")
+    if claims.get("aud") != endpoint:
+        return (401, "invalid_client", 50012,
+                "Authentication failed. The audience claim '%s' does not "
+                "match the token endpoint." % claims.get("aud"))
+    if claims.get("iss") != claims.get("sub"):
+        return (401, "invalid_client", 50048,
+                "Subject mismatches Issuer claim in the client assertion.")
+    if str(claims.get("iss", "")).lower() != client_id.lower():
+        return (401, "invalid_client", 50012,
+                "Authentication failed. The issuer of the client assertion "
+                "is not the client '%s'." % client_id)
+    if not isinstance(claims.get("jti"), str) or not claims["jti"]:
+        return (401, "invalid_client", 50027,
+                "JWT token is invalid or malformed: no jti.")
+    nbf, exp, now = claims.get("nbf"), claims.get("exp"), time.time()
+    if not isinstance(nbf, int) or not isinstance(exp, int) or \
+            isinstance(nbf, bool) or isinstance(exp, bool) or \
+            now + ASSERTION_SKEW < nbf or now >= exp + ASSERTION_SKEW:
+        return (401, "invalid_client", 700024,
+                "Client assertion is not within its valid time range. "
+                "Current time: %s, assertion valid from %s, expiry time of "
+                "assertion %s." % (time.strftime(
+                    "%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), nbf, exp))
+    return None
+
+
+# --------------------------------------------------------------------------
 # Error bodies.
 
 def aad_error(error, code, description, correlation_id=None):
@@ -1645,6 +1796,8 @@ PARTIAL_ERROR = {
 
 def default_fault_body(path, status):
     """A real-shaped body for an injected error status."""
+    if path == "imds":
+        return imds_error_body(status)
     if path == "token":
         if status == 429:
             return aad_error("temporarily_unavailable", 90055,
@@ -1919,25 +2072,34 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                         "any user in the tenant. You may have sent your "
                         "authentication request to the wrong tenant."
                         % (client_id, tenant))
-        if not secret:
-            if form.get("client_assertion"):
-                return fail(401, "invalid_client", 700027,
-                            "Client assertion failed signature validation. "
-                            "(simtenant accepts client secrets only)")
+        assertion = form.get("client_assertion")
+        if not secret and assertion:
+            entry["credential"] = "assertion"
+            bad = check_assertion(sim, form, client_id,
+                                  "https://%s%s" % (
+                                      self.headers.get("Host", ""),
+                                      urllib.parse.urlsplit(self.path).path),
+                                  entry)
+            if bad is not None:
+                return fail(*bad)
+        elif not secret:
             return fail(401, "invalid_client", 7000218,
                         "The request body must contain the following "
                         "parameter: 'client_assertion' or 'client_secret'.")
-        if not secrets.compare_digest(secret.encode("utf-8"),
-                                      sim.secret().encode("utf-8")):
-            return fail(401, "invalid_client", 7000215,
-                        "Invalid client secret provided. Ensure the secret "
-                        "being sent in the request is the client secret "
-                        "value, not the client secret ID, for a secret "
-                        "added to app '%s'." % client_id)
+        else:
+            entry["credential"] = "secret"
+            if sim.args.client_secret_file is None or \
+                    not secrets.compare_digest(secret.encode("utf-8"),
+                                               sim.secret().encode("utf-8")):
+                return fail(401, "invalid_client", 7000215,
+                            "Invalid client secret provided. Ensure the "
+                            "secret being sent in the request is the client "
+                            "secret value, not the client secret ID, for a "
+                            "secret added to app '%s'." % client_id)
         with sim.lock:
             expired, ttl = sim.settings["secret_expired"], \
                 int(sim.settings["token_ttl"])
-        if expired:
+        if expired and entry["credential"] == "secret":
             return fail(401, "invalid_client", 7000222,
                         "The provided client secret keys for app '%s' are "
                         "expired. Visit the Azure portal to create new keys "
@@ -2146,6 +2308,140 @@ class TlsServer(http.server.ThreadingHTTPServer):
 
 
 # --------------------------------------------------------------------------
+# The instance metadata service's managed identity endpoint (API-FACTS 1.6):
+# plain HTTP, like the real one at 169.254.169.254, here on loopback.
+
+IMDS_PATH = "/metadata/identity/oauth2/token"
+
+
+def imds_error_body(status):
+    """IMDS error bodies are {"error", "error_description"} only."""
+    table = {
+        400: ("invalid_request", "Bad request."),
+        404: ("not_found", "IMDS is updating; try again later."),
+        410: ("gone", "IMDS is updating; available within 70 seconds."),
+        429: ("too_many_requests", "IMDS is throttling this VM; back off."),
+        500: ("unknown_error", "An unexpected error occurred."),
+        503: ("service_unavailable", "Identity service unavailable."),
+    }
+    error, desc = table.get(status, ("error_%d" % status,
+                                     "Injected error."))
+    return {"error": error, "error_description": desc}
+
+
+class ImdsHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 60
+
+    def version_string(self):
+        return "simtenant-imds/1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def _dispatch(self, method):
+        sim = self.server.sim
+        length = int(self.headers.get("Content-Length") or 0)
+        if 0 < length <= 65536:
+            self.rfile.read(length)
+        url = urllib.parse.urlsplit(self.path)
+        params = {k: v[0] for k, v in urllib.parse.parse_qs(
+            url.query, keep_blank_values=True).items()}
+        entry = {"time": format_ticks(now_ticks()), "t": time.time(),
+                 "kind": "imds", "method": method, "path": url.path,
+                 "query": None, "timespan": None, "fault": None,
+                 "metadata": self.headers.get("Metadata"),
+                 "api_version": params.get("api-version"),
+                 "resource": params.get("resource"),
+                 "client_id": params.get("client_id"),
+                 "params": sorted(params)}
+        sim.count("imds_requests")
+        ans = self.token(sim, method, url, params, entry)
+        if ans.status == 200 and ans.mode == "normal":
+            sim.count("imds_tokens_issued")
+        entry["status"] = ans.status if ans.mode != "drop" else None
+        entry["error"] = ans.error
+        entry["rows"] = None
+        sim.log_request(entry)
+        ApiHandler._send(self, ans)
+
+    def token(self, sim, method, url, params, entry):
+        def fail(status, error, text):
+            return Answer(status, {"error": error,
+                                   "error_description": text},
+                          error=error)
+
+        if url.path != IMDS_PATH:
+            return fail(404, "not_found", "No such path.")
+        if method != "GET":
+            return fail(405, "method_not_allowed",
+                        "The request method is not allowed.")
+        # Lower-case "true" only: the SSRF mitigation (API-FACTS 1.6).
+        if self.headers.get("Metadata") != "true" or \
+                self.headers.get("X-Forwarded-For") is not None:
+            return fail(400, "bad_request_102",
+                        "Required metadata header not specified")
+        pre = ApiHandler._apply_pre_fault(self, sim, "imds", entry)
+        if pre is not None:
+            return pre
+        if params.get("api-version") is None:
+            return fail(400, "invalid_request",
+                        "Required query variable 'api-version' is missing")
+        if params["api-version"] < "2018-02-01":
+            return fail(400, "invalid_request",
+                        "Invalid api-version '%s'" % params["api-version"])
+        resource = params.get("resource")
+        if not resource:
+            return fail(400, "invalid_request",
+                        "Required query variable 'resource' is missing")
+        aud = resource.rstrip("/")
+        if aud not in AUDIENCES.values() or resource.endswith("/.default"):
+            return fail(400, "invalid_resource",
+                        "AADSTS500011: The resource principal named %s was "
+                        "not found in the tenant named %s."
+                        % (resource, sim.tenant_id))
+        identity = params.get("client_id")
+        with sim.lock:
+            user_assigned = sim.settings["imds_client_id"]
+            ttl = int(sim.settings["token_ttl"])
+        if identity is not None and (user_assigned is None or
+                                     identity.lower() !=
+                                     user_assigned.lower()):
+            return fail(400, "invalid_request", "Identity not found")
+        token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + \
+            secrets.token_urlsafe(900) + "." + secrets.token_urlsafe(192)
+        now = int(time.time())
+        with sim.lock:
+            sim.tokens[token] = {"aud": aud,
+                                 "client_id": identity or "system-assigned",
+                                 "exp": now_ticks() + ttl * TICKS_PER_SEC}
+        entry["audience"] = aud
+        # Every value a string, numbers too.
+        payload = {"access_token": token, "refresh_token": "",
+                   "expires_in": str(ttl), "expires_on": str(now + ttl),
+                   "not_before": str(now), "resource": resource,
+                   "token_type": "Bearer"}
+        ans = Answer(200, payload)
+        return ApiHandler._apply_data_fault(self, sim, "imds", entry, ans,
+                                            payload)
+
+
+class ImdsServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr, handler, sim):
+        self.sim = sim
+        super().__init__(addr, handler)
+
+
+# --------------------------------------------------------------------------
 # The control API (plain HTTP, loopback).
 
 class ControlHandler(http.server.BaseHTTPRequestHandler):
@@ -2250,6 +2546,7 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             "secret_expired": lambda v: isinstance(v, bool),
             "token_ttl": lambda v: isinstance(v, int) and v >= 0,
             "empty_workspace_204": lambda v: isinstance(v, bool),
+            "imds_client_id": lambda v: v is None or isinstance(v, str),
         }
         for k, v in body.items():
             if k not in checks:
@@ -2290,7 +2587,15 @@ def main(argv=None):
     ap.add_argument("--key", required=True, help="server private key PEM")
     ap.add_argument("--tenant-id", required=True)
     ap.add_argument("--client-id", required=True)
-    ap.add_argument("--client-secret-file", required=True)
+    ap.add_argument("--client-secret-file")
+    ap.add_argument("--client-cert",
+                    help="the app's certificate PEM: accept client "
+                         "assertions signed with its key")
+    ap.add_argument("--imds-port", type=int,
+                    help="also serve the managed identity endpoint over "
+                         "plain HTTP on this port (0: any)")
+    ap.add_argument("--imds-client-id",
+                    help="the user-assigned identity IMDS knows")
     ap.add_argument("--workspace-id", required=True)
     ap.add_argument("--token-ttl", type=int, default=3599)
     ap.add_argument("--ready-file")
@@ -2308,16 +2613,25 @@ def main(argv=None):
     api = TlsServer((args.host, args.port), ApiHandler, sim, ctx)
     control = ControlServer((args.host, args.control_port), ControlHandler,
                             sim)
+    servers = [api, control]
+    imds = None
+    if args.imds_port is not None:
+        if args.host == "::1":
+            ImdsServer.address_family = socket.AF_INET6
+        imds = ImdsServer((args.host, args.imds_port), ImdsHandler, sim)
+        servers.append(imds)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     threads = [threading.Thread(target=s.serve_forever,
                                 kwargs={"poll_interval": 0.2}, daemon=True)
-               for s in (api, control)]
+               for s in servers]
     for t in threads:
         t.start()
     info = {"port": api.server_address[1],
             "control_port": control.server_address[1], "pid": os.getpid()}
+    if imds is not None:
+        info["imds_port"] = imds.server_address[1]
     print("simtenant: listening on https://%s:%d (control http://%s:%d)"
           % (args.host, info["port"], args.host, info["control_port"]),
           file=sys.stderr, flush=True)
@@ -2325,9 +2639,10 @@ def main(argv=None):
         write_ready_file(args.ready_file, info)
     while not stop.wait(0.5):
         pass
-    for s in (api, control):
+    for s in servers:
         s.shutdown()
         s.server_close()
+    shutil.rmtree(sim.workdir, ignore_errors=True)
     if args.ready_file:
         try:
             os.unlink(args.ready_file)

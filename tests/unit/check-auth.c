@@ -28,6 +28,7 @@
 #define SCOPE		"https://api.loganalytics.io/.default"
 
 static struct test_server	server;
+static struct test_server	plain;	/* http://, for the IMDS routes */
 
 struct fixture {
 	struct event_base	*base;
@@ -723,6 +724,249 @@ START_TEST(test_get_from_callback)
 }
 END_TEST
 
+/* helpers/httpd.py's record of the last "token" or "imds" request. */
+static json_t *
+server_last(struct fixture *f, const char *which)
+{
+	struct http_request	 req;
+	struct stats		 st;
+	json_t			*v;
+
+	memset(&st, 0, sizeof st);
+	memset(&req, 0, sizeof req);
+	/* IMDS requests went to the plain server. */
+	req.url = strcmp(which, "imds") == 0 ? ts_url(&plain, 0, "/last") :
+	    ts_url(&server, 1, "/last");
+	req.ca_file = ts_path("certs/ca.pem");
+	req.timeout_ms = 5000;
+	req.max_response = 65536;
+	http_request(f->http, &req, stats_cb, &st);
+	ts_run(f->base, &st.done, 1, 10000);
+	ck_assert_ptr_nonnull(st.o);
+	v = json_incref(json_object_get(st.o, which));
+	json_decref(st.o);
+	ck_assert_msg(json_is_object(v), "no %s request was seen", which);
+	return v;
+}
+
+static const char *
+jstr(json_t *o, const char *path1, const char *path2)
+{
+	json_t	*v = json_object_get(o, path1);
+
+	if (path2 != NULL)
+		v = json_object_get(v, path2);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void
+use_certificate(struct fixture *f, int alg)
+{
+	f->tenant.credentials.client_secret_file = NULL;
+	f->tenant.credentials.certificate_file = ts_path("certs/client.pem");
+	f->tenant.credentials.private_key_file = ts_path("certs/client.key");
+	f->tenant.credentials.assertion_alg = alg;
+}
+
+START_TEST(test_certificate_assertion)
+{
+	static const int algs[] = { ASSERTION_PS256, ASSERTION_RS256 };
+	struct fixture	 f;
+	struct auth	*a;
+	struct got	 g;
+	json_t		*last;
+	char		 aud[256], *log;
+	size_t		 i;
+
+	for (i = 0; i < 2; i++) {
+		fixture_init(&f, "contoso", NULL);
+		use_certificate(&f, algs[i]);
+		memset(&g, 0, sizeof g);
+		a = auth_new(f.http, &f.tenant, SCOPE, 5000);
+		capture_begin(&f);
+		get_one(&f, a, &g);
+		log = capture_end(&f);
+		ck_assert_msg(g.token != NULL, "%s", g.description);
+		last = server_last(&f, "token");
+		ck_assert_str_eq(jstr(last, "content_type", NULL),
+		    "application/x-www-form-urlencoded");
+		ck_assert_str_eq(jstr(last, "form", "client_id"), CLIENT_ID);
+		ck_assert_str_eq(jstr(last, "form", "client_assertion_type"),
+		    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+		ck_assert_ptr_nonnull(jstr(last, "form", "client_assertion"));
+		ck_assert_ptr_null(jstr(last, "form", "client_secret"));
+		ck_assert_str_eq(jstr(last, "form", "scope"), SCOPE);
+		ck_assert_str_eq(jstr(last, "form", "grant_type"),
+		    "client_credentials");
+		if (algs[i] == ASSERTION_PS256) {
+			ck_assert_str_eq(jstr(last, "assertion_header", "alg"),
+			    "PS256");
+			ck_assert_ptr_nonnull(jstr(last, "assertion_header",
+			    "x5t#S256"));
+		} else {
+			ck_assert_str_eq(jstr(last, "assertion_header", "alg"),
+			    "RS256");
+			ck_assert_ptr_nonnull(jstr(last, "assertion_header",
+			    "x5t"));
+		}
+		/* aud is the token endpoint itself, without the login's
+		 * trailing slash. */
+		snprintf(aud, sizeof aud,
+		    "https://127.0.0.1:%d/contoso/oauth2/v2.0/token",
+		    server.port);
+		ck_assert_str_eq(jstr(last, "assertion_claims", "aud"), aud);
+		ck_assert_str_eq(jstr(last, "assertion_claims", "iss"),
+		    CLIENT_ID);
+		ck_assert_str_eq(jstr(last, "assertion_claims", "sub"),
+		    CLIENT_ID);
+		/* Neither the assertion nor the key reaches the log. */
+		ck_assert_ptr_null(strstr(log, jstr(last, "form",
+		    "client_assertion")));
+		ck_assert_ptr_null(strstr(log, "eyJhbGci"));
+		ck_assert_ptr_null(strstr(log, "PRIVATE KEY"));
+		json_decref(last);
+		free(log);
+		got_clear(&g);
+		auth_free(a);
+		fixture_free(&f);
+	}
+}
+END_TEST
+
+START_TEST(test_certificate_key_unreadable)
+{
+	struct fixture	 f;
+	struct auth	*a;
+	struct got	 g;
+	long		 r0;
+
+	fixture_init(&f, "contoso", NULL);
+	use_certificate(&f, ASSERTION_PS256);
+	f.tenant.credentials.private_key_file = ts_path("certs/nokey.key");
+	memset(&g, 0, sizeof g);
+	r0 = server_stat(&f, "requests");
+	a = auth_new(f.http, &f.tenant, SCOPE, 5000);
+	get_one(&f, a, &g);
+	ck_assert_ptr_null(g.token);
+	ck_assert_int_eq(g.status, 0);
+	ck_assert_int_eq(g.permanent, 1);
+	ck_assert_ptr_nonnull(strstr(g.description, "nokey.key"));
+	ck_assert_int_eq(server_stat(&f, "requests"), r0 + 1);
+
+	/* A key of another certificate: refused before any request. */
+	f.tenant.credentials.private_key_file =
+	    ts_path("certs/other-client.key");
+	get_one(&f, a, &g);
+	ck_assert_ptr_null(g.token);
+	ck_assert_int_eq(g.permanent, 1);
+	ck_assert_ptr_nonnull(strstr(g.description, "does not belong"));
+	ck_assert_int_eq(server_stat(&f, "requests"), r0 + 2);
+	got_clear(&g);
+	auth_free(a);
+	fixture_free(&f);
+}
+END_TEST
+
+static void
+use_imds(struct fixture *f, char *buf, size_t size, const char *prefix)
+{
+	snprintf(buf, size, "http://127.0.0.1:%d%s", plain.port, prefix);
+	f->tenant.endpoints.imds = buf;
+	f->tenant.credentials.managed_identity = 1;
+	f->tenant.credentials.client_secret_file = NULL;
+	f->tenant.credentials.client_id = NULL;
+}
+
+START_TEST(test_managed_identity)
+{
+	struct fixture	 f;
+	struct auth	*a;
+	struct got	 g;
+	json_t		*last;
+	char		 imds[128], *t1;
+
+	fixture_init(&f, "contoso", NULL);
+	use_imds(&f, imds, sizeof imds, "/");
+	memset(&g, 0, sizeof g);
+	a = auth_new(f.http, &f.tenant, SCOPE, 5000);
+	get_one(&f, a, &g);
+	ck_assert_msg(g.token != NULL, "%s", g.description);
+	ck_assert_ptr_nonnull(strstr(g.token, ".mi"));
+	last = server_last(&f, "imds");
+	ck_assert_str_eq(jstr(last, "method", NULL), "GET");
+	ck_assert_str_eq(jstr(last, "metadata", NULL), "true");
+	ck_assert_str_eq(jstr(last, "path", NULL),
+	    "/metadata/identity/oauth2/token");
+	ck_assert_str_eq(jstr(last, "query", NULL), "api-version=2018-02-01"
+	    "&resource=https%3A%2F%2Fapi.loganalytics.io");
+	ck_assert_str_eq(jstr(last, "params", "resource"),
+	    "https://api.loganalytics.io");
+	ck_assert_ptr_null(jstr(last, "params", "client_id"));
+	json_decref(last);
+	/* expires_in "3599" (a string) is cached like a number. */
+	t1 = xstrdup(g.token);
+	get_one(&f, a, &g);
+	ck_assert_str_eq(g.token, t1);
+	ck_assert_uint_eq(auth_refresh_count(a), 1);
+	free(t1);
+	auth_free(a);
+
+	/* A user-assigned identity is chosen by client_id. */
+	f.tenant.credentials.client_id = CLIENT_ID;
+	a = auth_new(f.http, &f.tenant, "https://graph.microsoft.com/.default",
+	    5000);
+	get_one(&f, a, &g);
+	ck_assert_ptr_nonnull(g.token);
+	last = server_last(&f, "imds");
+	ck_assert_str_eq(jstr(last, "params", "resource"),
+	    "https://graph.microsoft.com");
+	ck_assert_str_eq(jstr(last, "params", "client_id"), CLIENT_ID);
+	json_decref(last);
+	got_clear(&g);
+	auth_free(a);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(test_managed_identity_errors)
+{
+	static const struct {
+		const char	*prefix;
+		long		 status;
+		int		 permanent;
+	} cases[] = {
+		{ "/404", 404, 0 },	/* IMDS updating */
+		{ "/410", 410, 0 },
+		{ "/429", 429, 0 },	/* throttled */
+		{ "/500", 500, 0 },
+		{ "/503", 503, 0 },
+		{ "/400", 400, 1 },
+		{ "/403", 403, 1 },
+	};
+	struct fixture	 f;
+	struct auth	*a;
+	struct got	 g;
+	char		 imds[128];
+	size_t		 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		fixture_init(&f, "contoso", NULL);
+		use_imds(&f, imds, sizeof imds, cases[i].prefix);
+		memset(&g, 0, sizeof g);
+		a = auth_new(f.http, &f.tenant, SCOPE, 5000);
+		get_one(&f, a, &g);
+		ck_assert_ptr_null(g.token);
+		ck_assert_int_eq(g.status, cases[i].status);
+		ck_assert_msg(g.permanent == cases[i].permanent, "%ld: %d",
+		    cases[i].status, g.permanent);
+		ck_assert_ptr_nonnull(strstr(g.description, "scripted"));
+		got_clear(&g);
+		auth_free(a);
+		fixture_free(&f);
+	}
+}
+END_TEST
+
 static Suite *
 auth_suite(void)
 {
@@ -758,6 +1002,14 @@ auth_suite(void)
 	tcase_add_test(tc, test_malformed_success);
 	tcase_add_test(tc, test_network_error);
 	suite_add_tcase(s, tc);
+
+	tc = tcase_create("credentials");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_certificate_assertion);
+	tcase_add_test(tc, test_certificate_key_unreadable);
+	tcase_add_test(tc, test_managed_identity);
+	tcase_add_test(tc, test_managed_identity_errors);
+	suite_add_tcase(s, tc);
 	return s;
 }
 
@@ -777,6 +1029,7 @@ main(void)
 	ts_scratch("check-auth");
 	ts_make_certs();
 	ts_start(&server, "token", "server.pem", "server.key");
+	ts_start(&plain, "imds", NULL, NULL);
 
 	sr = srunner_create(auth_suite());
 	srunner_run_all(sr, CK_NORMAL);
@@ -784,6 +1037,7 @@ main(void)
 	srunner_free(sr);
 
 	ts_stop(&server);
+	ts_stop(&plain);
 	ts_scratch_remove();
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

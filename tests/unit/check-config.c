@@ -606,6 +606,226 @@ START_TEST(demo_file_is_valid)
 }
 END_TEST
 
+/* ---- credentials ---------------------------------------------------- */
+
+/* make-certs.sh's PKI, made once in main(). */
+static char certs[] = "/tmp/check-config-certs-XXXXXX";
+
+static void
+cred_setup(void)
+{
+	char cmd[512];
+
+	setup();
+	/* cp keeps the keys' 0600. */
+	snprintf(cmd, sizeof cmd, "cp %s/client.pem %s/client.key "
+	    "%s/other-client.key %s/server.pem %s/server.key %s/ && "
+	    "cp %s/client.key %s/open.key && chmod 0644 %s/open.key",
+	    certs, certs, certs, certs, certs, dir, certs, dir, dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A tenant whose credentials mapping (from line 7) is creds. */
+#define CRED_TENANT_HEAD						\
+	"tenants:\n"							\
+	"  - name: contoso\n"						\
+	"    tenant_id: 00000000-0000-0000-0000-0000000000AA\n"		\
+	"    cloud: custom\n"						\
+	"    endpoints: { login: \"https://127.0.0.1:1\", "		\
+	"log_analytics: \"https://127.0.0.1:2\" }\n"			\
+	"    credentials:\n"
+#define CRED_TENANT_TAIL						\
+	"    log_analytics: { workspace_id: "				\
+	"22222222-2222-2222-2222-222222222222 }\n"			\
+	"    break_glass:\n"						\
+	"      - { object_id: 33333333-3333-3333-3333-333333333333 }\n"
+#define CID	"      client_id: 11111111-1111-1111-1111-111111111111\n"
+#define CERT	"      certificate_file: ${CREDENTIALS_DIRECTORY}/client.pem\n"
+#define KEY	"      private_key_file: ${CREDENTIALS_DIRECTORY}/client.key\n"
+#define SECRET	"      client_secret_file: ${CREDENTIALS_DIRECTORY}/secret\n"
+
+static struct config *
+load_cred(const char *creds)
+{
+	char text[4096];
+
+	snprintf(text, sizeof text, "%s%s%s%s%s", CRED_TENANT_HEAD, creds,
+	    CRED_TENANT_TAIL, RULE, NOTIFIER);
+	return load(text);
+}
+
+START_TEST(certificate_credential)
+{
+	struct config *c;
+	const struct credentials *cr;
+	char want[512];
+
+	c = load_cred(CID CERT KEY);
+	ck_assert_msg(c != NULL, "errors: %s", errs.n ? errs.v[0] : "");
+	cr = &c->tenants[0].credentials;
+	snprintf(want, sizeof want, "%s/client.pem", dir);
+	ck_assert_str_eq(cr->certificate_file, want);
+	snprintf(want, sizeof want, "%s/client.key", dir);
+	ck_assert_str_eq(cr->private_key_file, want);
+	ck_assert_int_eq(cr->assertion_alg, ASSERTION_PS256);
+	ck_assert_int_eq(cr->managed_identity, 0);
+	ck_assert_ptr_null(cr->client_secret_file);
+	config_free(c);
+
+	c = load_cred(CID CERT KEY "      assertion_alg: RS256\n");
+	ck_assert_msg(c != NULL, "errors: %s", errs.n ? errs.v[0] : "");
+	ck_assert_int_eq(c->tenants[0].credentials.assertion_alg,
+	    ASSERTION_RS256);
+	config_free(c);
+
+	ck_assert_ptr_null(load_cred(CID CERT KEY
+	    "      assertion_alg: ES256\n"));
+	expect_error(10, 22, "assertion_alg: 'ES256' is not one of PS256, "
+	    "RS256");
+}
+END_TEST
+
+START_TEST(certificate_errors)
+{
+	char want[1024];
+
+	/* A key that belongs to another certificate. */
+	ck_assert_ptr_null(load_cred(CID CERT "      private_key_file: "
+	    "${CREDENTIALS_DIRECTORY}/other-client.key\n"));
+	snprintf(want, sizeof want, "private_key_file: the private key in "
+	    "%s/other-client.key does not belong to the certificate in "
+	    "%s/client.pem", dir, dir);
+	expect_error(9, 25, want);
+	ck_assert_uint_eq(errs.n, 1);
+
+	/* A key anyone may read. */
+	ck_assert_ptr_null(load_cred(CID CERT "      private_key_file: "
+	    "${CREDENTIALS_DIRECTORY}/open.key\n"));
+	snprintf(want, sizeof want, "secret file %s/open.key may be read by "
+	    "group or others (mode 0644): make it 0600 or 0400", dir);
+	expect_error(9, 25, want);
+
+	/* Not an RSA key (an EC server key). */
+	ck_assert_ptr_null(load_cred(CID
+	    "      certificate_file: ${CREDENTIALS_DIRECTORY}/server.pem\n"
+	    "      private_key_file: ${CREDENTIALS_DIRECTORY}/server.key\n"));
+	snprintf(want, sizeof want, "private_key_file: %s/server.key: the "
+	    "private key is not an RSA key (PS256 and RS256 need one)", dir);
+	expect_error(9, 25, want);
+
+	/* Not a certificate. */
+	ck_assert_ptr_null(load_cred(CID
+	    "      certificate_file: ${CREDENTIALS_DIRECTORY}/secret\n" KEY));
+	snprintf(want, sizeof want, "certificate_file: %s/secret holds no "
+	    "PEM certificate", dir);
+	expect_error(8, 25, want);
+
+	/* Half a pair. */
+	ck_assert_ptr_null(load_cred(CID CERT));
+	expect_error(7, 7, "certificate_file needs private_key_file too");
+	ck_assert_ptr_null(load_cred(CID KEY));
+	expect_error(7, 7, "private_key_file needs certificate_file too");
+
+	/* assertion_alg without a certificate. */
+	ck_assert_ptr_null(load_cred(CID SECRET
+	    "      assertion_alg: RS256\n"));
+	expect_error(9, 7, "assertion_alg applies only to a certificate "
+	    "credential (certificate_file)");
+}
+END_TEST
+
+START_TEST(one_kind_of_credential)
+{
+	static const char one_kind[] = "give one kind of credential: "
+	    "client_secret_file, client_secret_env, certificate_file with "
+	    "private_key_file, or managed_identity";
+
+	ck_assert_ptr_null(load_cred(CID SECRET CERT KEY));
+	expect_error(9, 7, one_kind);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_ptr_null(load_cred(CID CERT KEY SECRET));
+	expect_error(10, 7, one_kind);
+	ck_assert_ptr_null(load_cred(CID "      managed_identity: true\n"
+	    SECRET));
+	expect_error(9, 7, one_kind);
+	ck_assert_ptr_null(load_cred(CID SECRET
+	    "      client_secret_env: HOME\n"));
+	expect_error(9, 26, "give client_secret_file or client_secret_env, "
+	    "not both");
+	ck_assert_ptr_null(load_cred(CID));
+	expect_error(7, 7, "credentials need one of client_secret_file, "
+	    "client_secret_env, certificate_file with private_key_file, or "
+	    "managed_identity: true");
+	/* managed_identity: false is no credential. */
+	ck_assert_ptr_null(load_cred(CID "      managed_identity: false\n"));
+	expect_error(7, 7, "credentials need one of client_secret_file, "
+	    "client_secret_env, certificate_file with private_key_file, or "
+	    "managed_identity: true");
+	/* Only a managed identity goes without client_id. */
+	ck_assert_ptr_null(load_cred(SECRET));
+	expect_error(7, 7, "missing key 'client_id'");
+}
+END_TEST
+
+START_TEST(managed_identity)
+{
+	struct config *c;
+
+	/* System-assigned: no client_id; IMDS at its link-local address. */
+	c = load_cred("      managed_identity: true\n");
+	ck_assert_msg(c != NULL, "errors: %s", errs.n ? errs.v[0] : "");
+	ck_assert_int_eq(c->tenants[0].credentials.managed_identity, 1);
+	ck_assert_ptr_null(c->tenants[0].credentials.client_id);
+	ck_assert_str_eq(c->tenants[0].endpoints.imds,
+	    "http://169.254.169.254");
+	config_free(c);
+
+	/* User-assigned, and IMDS on loopback (tests). */
+	c = load(
+	    "tenants:\n"
+	    "  - name: contoso\n"
+	    "    tenant_id: 00000000-0000-0000-0000-0000000000AA\n"
+	    "    cloud: custom\n"
+	    "    endpoints: { login: \"https://127.0.0.1:1\", "
+	    "log_analytics: \"https://127.0.0.1:2\", "
+	    "imds: \"http://127.0.0.1:3/\" }\n"
+	    "    credentials: { managed_identity: true, "
+	    "client_id: 11111111-1111-1111-1111-111111111111 }\n"
+	    CRED_TENANT_TAIL RULE NOTIFIER);
+	ck_assert_msg(c != NULL, "errors: %s", errs.n ? errs.v[0] : "");
+	ck_assert_str_eq(c->tenants[0].endpoints.imds, "http://127.0.0.1:3");
+	ck_assert_str_eq(c->tenants[0].credentials.client_id,
+	    "11111111-1111-1111-1111-111111111111");
+	config_free(c);
+
+	/* A national cloud keeps its endpoints but may name IMDS. */
+	c = load(
+	    "tenants:\n"
+	    "  - name: contoso\n"
+	    "    tenant_id: 00000000-0000-0000-0000-0000000000AA\n"
+	    "    endpoints: { imds: \"http://169.254.169.254\" }\n"
+	    "    credentials: { managed_identity: true }\n"
+	    CRED_TENANT_TAIL RULE NOTIFIER);
+	ck_assert_msg(c != NULL, "errors: %s", errs.n ? errs.v[0] : "");
+	ck_assert_str_eq(c->tenants[0].endpoints.login,
+	    "https://login.microsoftonline.com");
+	config_free(c);
+
+	/* Cleartext anywhere else is refused. */
+	ck_assert_ptr_null(load(
+	    "tenants:\n"
+	    "  - name: contoso\n"
+	    "    tenant_id: 00000000-0000-0000-0000-0000000000AA\n"
+	    "    endpoints: { imds: \"http://10.1.2.3\" }\n"
+	    "    credentials: { managed_identity: true }\n"
+	    CRED_TENANT_TAIL RULE NOTIFIER));
+	expect_error(4, 24, "imds: cleartext http:// is allowed only to the "
+	    "link-local metadata address (169.254.0.0/16) or a loopback "
+	    "host");
+	ck_assert_uint_eq(errs.n, 1);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -643,18 +863,45 @@ config_suite(void)
 	tcase_add_test(tc, example_file_is_valid);
 	tcase_add_test(tc, demo_file_is_valid);
 	suite_add_tcase(s, tc);
+
+	tc = tcase_create("credentials");
+	tcase_add_checked_fixture(tc, cred_setup, teardown);
+	tcase_add_test(tc, certificate_credential);
+	tcase_add_test(tc, certificate_errors);
+	tcase_add_test(tc, one_kind_of_credential);
+	tcase_add_test(tc, managed_identity);
+	suite_add_tcase(s, tc);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
+	SRunner *sr;
+	char cmd[512];
 	int failed;
 
+	if (system("openssl version >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "openssl missing: skipped\n");
+		return 77;
+	}
+	if (mkdtemp(certs) == NULL) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
+	snprintf(cmd, sizeof cmd, "/bin/sh %s/tests/sim/make-certs.sh %s",
+	    GW_SOURCE_ROOT, certs);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "make-certs.sh failed\n");
+		return EXIT_FAILURE;
+	}
+	sr = srunner_create(config_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	config_errors_clear(&errs);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
+	if (system(cmd) != 0)
+		failed++;
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -16,8 +16,13 @@ Routes:
   GET  /stats              JSON counters: connections, requests, tokens
   POST /TENANT/oauth2/v2.0/token   an Entra-like token endpoint; TENANT
                            picks the behaviour (see token()).
+  GET  [/STATUS]/metadata/identity/oauth2/token   an IMDS-like managed
+                           identity endpoint (see imds()); a STATUS prefix
+                           answers with that status.
+  GET  /last               JSON: the last token and IMDS requests as seen
 """
 import argparse
+import base64
 import email.utils
 import json
 import os
@@ -31,9 +36,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 SECRET = "S3cr3t+/=&% value"      # what a token request must carry
 CLIENT_ID = "11111111-1111-1111-1111-111111111111"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 lock = threading.Lock()
 stats = {"connections": 0, "requests": 0, "tokens": 0}
+last = {"token": None, "imds": None}
 
 
 def bump(key):
@@ -80,6 +87,11 @@ class Handler(BaseHTTPRequestHandler):
         if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"] \
                 and self.command == "POST":
             self.token(parts[0], body)
+        elif path.endswith("/metadata/identity/oauth2/token"):
+            self.imds(path, urllib.parse.urlsplit(self.path).query)
+        elif path == "/last":
+            with lock:
+                self.send(200, json.dumps(last), "application/json")
         elif path == "/hello":
             self.send(200, "hello")
         elif path == "/echo":
@@ -134,6 +146,20 @@ class Handler(BaseHTTPRequestHandler):
         form = urllib.parse.parse_qs(body.decode(), keep_blank_values=True,
                                      strict_parsing=False)
         field = {k: v[0] for k, v in form.items()}
+        seen = {"tenant": tenant, "form": field,
+                "content_type": self.headers.get("Content-Type")}
+        parts = field.get("client_assertion", "").split(".")
+        if len(parts) == 3:
+            def dec(p):
+                return json.loads(base64.urlsafe_b64decode(
+                    p + "=" * (-len(p) % 4)))
+            try:
+                seen["assertion_header"] = dec(parts[0])
+                seen["assertion_claims"] = dec(parts[1])
+            except ValueError:
+                pass
+        with lock:
+            last["token"] = seen
         if tenant == "slow":
             time.sleep(0.3)
         if tenant == "throttled":
@@ -156,7 +182,10 @@ class Handler(BaseHTTPRequestHandler):
                              "The request body must contain the "
                              "following parameter: 'grant_type'.")
             return
-        if field.get("client_secret") != SECRET:
+        if field.get("client_assertion") and field.get(
+                "client_assertion_type") == ASSERTION_TYPE:
+            pass                # check-jwt verifies signatures
+        elif field.get("client_secret") != SECRET:
             self.oauth_error(401, "invalid_client", 7000215,
                              "Invalid client secret provided. Ensure the "
                              "secret being sent in the request is the "
@@ -190,6 +219,36 @@ class Handler(BaseHTTPRequestHandler):
                                        "expires_in": 3599,
                                        "access_token": token}),
                       "application/json")
+
+    def imds(self, path, query):
+        seen = {"method": self.command, "path": path, "query": query,
+                "params": {k: v[0] for k, v in urllib.parse.parse_qs(
+                    query, keep_blank_values=True).items()},
+                "metadata": self.headers.get("Metadata")}
+        with lock:
+            last["imds"] = seen
+        prefix = path[:-len("/metadata/identity/oauth2/token")].strip("/")
+        if self.headers.get("Metadata") != "true":
+            self.send(400, json.dumps({
+                "error": "bad_request_102",
+                "error_description": "Required metadata header not "
+                                     "specified"}), "application/json")
+            return
+        if prefix:
+            code = int(prefix)
+            self.send(code, json.dumps({
+                "error": "error_%d" % code,
+                "error_description": "scripted %d" % code}),
+                "application/json")
+            return
+        n = bump("tokens")
+        now = int(time.time())
+        self.send(200, json.dumps({
+            "access_token": "eyJ0eXAi.mi%d.SIGNATURE" % n,
+            "refresh_token": "", "expires_in": "3599",
+            "expires_on": str(now + 3599), "not_before": str(now),
+            "resource": seen["params"].get("resource", ""),
+            "token_type": "Bearer"}), "application/json")
 
 
 class Server(socketserver.ThreadingMixIn, HTTPServer):
