@@ -263,6 +263,12 @@ static const struct opt_spec la_opts[] = {
 };
 #undef L
 
+/* graph: { lookback }, read into tenant_config.graph_lookback. */
+static const struct opt_spec graph_opts[] = {
+	{ .key = "lookback", .type = OPT_DURATION, .offset = 0, .def = "2h" },
+	OPT_END
+};
+
 #define A(f)	offsetof(struct account, f)
 static const struct opt_spec account_opts[] = {
 	{ .key = "object_id", .type = OPT_GUID, .offset = A(object_id),
@@ -297,6 +303,9 @@ tenant_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 		    cfg_value(cfg, ep, "log_analytics") == NULL)
 			cfg_error(cfg, ep != NULL ? ep : map, "cloud: custom "
 			    "needs endpoints.log_analytics");
+		if (t->graph_enabled && cfg_value(cfg, ep, "graph") == NULL)
+			cfg_error(cfg, ep != NULL ? ep : map, "cloud: custom "
+			    "needs endpoints.graph");
 	} else {
 		free(t->endpoints.login);
 		free(t->endpoints.graph);
@@ -342,7 +351,9 @@ static const struct opt_spec tenant_opts[] = {
 	{ .key = "log_analytics", .type = OPT_MAP, .offset = T(log_analytics),
 	  .sub = la_opts, .flags = OPT_SET_FLAG,
 	  .count_offset = T(log_analytics.enabled) },
-	{ .key = "graph", .type = OPT_UNSUPPORTED },
+	{ .key = "graph", .type = OPT_MAP, .offset = T(graph_lookback),
+	  .sub = graph_opts, .flags = OPT_SET_FLAG,
+	  .count_offset = T(graph_enabled) },
 	{ .key = "blind_after", .type = OPT_UNSUPPORTED },
 	{ .key = "silent_after", .type = OPT_UNSUPPORTED },
 	{ .key = "break_glass", .type = OPT_LIST, .offset = T(break_glass),
@@ -498,10 +509,7 @@ rule_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 	y->accounts.list.v = NULL;
 	y->accounts.list.n = 0;
 
-	if (r->source == SOURCE_GRAPH)
-		cfg_error(cfg, cfg_value(cfg, map, "source"),
-		    "source: graph is not supported in this build");
-	else if ((src = source_find(r->source)) == NULL ||
+	if ((src = source_find(r->source)) == NULL ||
 	    !src->supports(r->signal))
 		cfg_error(cfg, (n = cfg_value(cfg, map, "signal")) != NULL ?
 		    n : map, "signal: %s is not supported by source %s in "
@@ -873,6 +881,10 @@ check_references(struct cfg *cfg, yaml_node_t *root, struct config_yaml *y)
 				    "Analytics but tenant '%s' has no "
 				    "log_analytics workspace", r->name,
 				    tc->name);
+			if (r->source == SOURCE_GRAPH && !tc->graph_enabled)
+				cfg_error(cfg, rn, "rule '%s' reads Graph but "
+				    "tenant '%s' has no graph: section",
+				    r->name, tc->name);
 			list = cfg_value(cfg, rn, "accounts");
 			for (size_t k = 0; k < r->accounts.n; k++)
 				if (!tenant_has_account(tc, r->accounts.v[k]))
@@ -905,6 +917,15 @@ check_history(struct cfg *cfg, yaml_node_t *root, struct config_yaml *y)
 			    "history"), "keep"), "history.keep must be longer "
 			    "than every log_analytics lookback + overlap "
 			    "(tenant '%s')", y->c.tenants[i].name);
+			return;
+		}
+		if (y->c.tenants[i].graph_enabled && y->history.keep <=
+		    y->c.tenants[i].graph_lookback) {
+			/* The seen-set must outlive what a poll re-reads. */
+			cfg_error(cfg, cfg_value(cfg, cfg_value(cfg, root,
+			    "history"), "keep"), "history.keep must be longer "
+			    "than every graph lookback (tenant '%s')",
+			    y->c.tenants[i].name);
 			return;
 		}
 	}

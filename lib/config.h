@@ -64,6 +64,7 @@ struct tenant_config {
 	struct credentials	 credentials;
 	struct la_config	 log_analytics;
 	int64_t			 graph_lookback;	/* graph: lookback (s); 0: 2h */
+	int			 graph_enabled;		/* the tenant has graph: */
 	struct account		*break_glass;
 	size_t			 nbreak_glass;
 };

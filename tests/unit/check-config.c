@@ -391,12 +391,12 @@ END_TEST
 START_TEST(unsupported_features)
 {
 	ck_assert_ptr_null(load("metrics: { listen: \"127.0.0.1:9465\" }\n"
-	    TENANT RULE "    source: graph\n    signal: audit\n"
+	    TENANT RULE "    blind: x\n    signal: audit\n"
 	    NOTIFIER
 	    "  - name: sms\n"
 	    "    type: sms\n"));
 	expect_error(1, 10, "metrics: not supported in this build");
-	expect_error(17, 13, "source: graph is not supported in this build");
+	expect_error(17, 5, "unknown key 'blind'");
 	expect_error(27, 11, "type: notifier type 'sms' is not supported in "
 	    "this build");
 	ck_assert_uint_eq(errs.n, 3);
@@ -457,22 +457,85 @@ START_TEST(log_analytics_signals)
 }
 END_TEST
 
-/* Graph is still not in this build, whatever the signal. */
-START_TEST(graph_signals_refused)
+/* A tenant with graph: and custom endpoints for it. */
+#define GRAPH_TENANT							\
+	"tenants:\n"							\
+	"  - name: contoso\n"						\
+	"    tenant_id: 00000000-0000-0000-0000-0000000000AA\n"		\
+	"    cloud: custom\n"						\
+	"    endpoints: { login: \"https://127.0.0.1:1\", "		\
+	"graph: \"https://127.0.0.1:3\" }\n"				\
+	"    credentials:\n"						\
+	"      client_id: 11111111-1111-1111-1111-111111111111\n"	\
+	"      client_secret_file: ${CREDENTIALS_DIRECTORY}/secret\n"	\
+	"    graph: %s\n"						\
+	"    break_glass:\n"						\
+	"      - { object_id: 33333333-3333-3333-3333-333333333333, "	\
+	"upn: bg1@contoso.onmicrosoft.com }\n"
+
+/* Graph reads every signal; graph: takes a lookback (default 2h). */
+START_TEST(graph_signals_accepted)
 {
 	static const char *const signals[] = {
 		"sign_in", "non_interactive_sign_in", "audit"
 	};
 	char text[4096];
+	struct config *c;
 
 	for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
-		snprintf(text, sizeof text, "%s%s    source: graph\n"
-		    "    signal: %s\n%s", TENANT, RULE, signals[i], NOTIFIER);
-		ck_assert_ptr_null(load(text));
-		expect_error(16, 13, "source: graph is not supported in this "
-		    "build");
-		ck_assert_uint_eq(errs.n, 1);
+		snprintf(text, sizeof text, GRAPH_TENANT "%s    source: graph\n"
+		    "    signal: %s\n%s", i == 0 ? "{}" : "{ lookback: 30m }",
+		    RULE, signals[i], NOTIFIER);
+		c = load(text);
+		ck_assert_msg(c != NULL, "errors: %s", errs.n ? errs.v[0] : "");
+		ck_assert_int_eq(c->rules[0].source, SOURCE_GRAPH);
+		ck_assert_int_eq(c->rules[0].signal, (int)i);
+		ck_assert_int_eq(c->tenants[0].graph_enabled, 1);
+		ck_assert_int_eq(c->tenants[0].graph_lookback,
+		    i == 0 ? 7200 : 1800);
+		ck_assert_str_eq(c->tenants[0].endpoints.graph,
+		    "https://127.0.0.1:3");
+		ck_assert_str_eq(c->tenants[0].scopes.graph,
+		    "https://graph.microsoft.com/.default");
+		config_free(c);
 	}
+}
+END_TEST
+
+/* A rule reading Graph needs the tenant's graph: section; cloud: custom
+ * then needs endpoints.graph; a bad lookback is an error at its value. */
+START_TEST(graph_errors)
+{
+	char text[4096];
+
+	snprintf(text, sizeof text, "%s%s    source: graph\n%s", TENANT, RULE,
+	    NOTIFIER);
+	ck_assert_ptr_null(load(text));
+	expect_error(13, 5, "rule 'bg' reads Graph but tenant 'contoso' has "
+	    "no graph: section");
+	ck_assert_uint_eq(errs.n, 1);
+
+	snprintf(text, sizeof text,
+	    "tenants:\n"
+	    "  - name: contoso\n"
+	    "    tenant_id: 00000000-0000-0000-0000-0000000000AA\n"
+	    "    cloud: custom\n"
+	    "    endpoints: { login: \"https://127.0.0.1:1\" }\n"
+	    "    credentials:\n"
+	    "      client_id: 11111111-1111-1111-1111-111111111111\n"
+	    "      client_secret_file: ${CREDENTIALS_DIRECTORY}/secret\n"
+	    "    graph: { lookback: 2h }\n"
+	    "    break_glass:\n"
+	    "      - { object_id: 33333333-3333-3333-3333-333333333333 }\n"
+	    "%s    source: graph\n%s", RULE, NOTIFIER);
+	ck_assert_ptr_null(load(text));
+	expect_error(5, 16, "cloud: custom needs endpoints.graph");
+	ck_assert_uint_eq(errs.n, 1);
+
+	snprintf(text, sizeof text, GRAPH_TENANT "%s    source: graph\n%s",
+	    "{ lookback: 0s, extra: 1 }", RULE, NOTIFIER);
+	ck_assert_ptr_null(load(text));
+	ck_assert_uint_eq(errs.n, 2);
 }
 END_TEST
 
@@ -854,7 +917,8 @@ config_suite(void)
 	tcase_add_test(tc, missing_keys);
 	tcase_add_test(tc, unsupported_features);
 	tcase_add_test(tc, log_analytics_signals);
-	tcase_add_test(tc, graph_signals_refused);
+	tcase_add_test(tc, graph_signals_accepted);
+	tcase_add_test(tc, graph_errors);
 	tcase_add_test(tc, match_keys_of_another_signal);
 	tcase_add_test(tc, cleartext_only_to_loopback);
 	tcase_add_test(tc, subject_template_errors);
