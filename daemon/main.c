@@ -110,6 +110,18 @@ check_config(const char *path)
 	    per30, per30 == 1 ? "" : "s", LA_REQUESTS_PER_30S,
 	    per30 > LA_REQUESTS_PER_30S ? ": frequencies will be stretched "
 	    "evenly to fit" : "");
+	for (size_t i = 0; i < c->ntenants; i++) {
+		double per10 = pollers_graph_requests_per_10s(c,
+		    &c->tenants[i]);
+
+		if (per10 == 0)
+			continue;
+		printf("Graph: tenant %s: %.1f request%s per 10 s of %d "
+		    "allowed%s\n", c->tenants[i].name, per10,
+		    per10 == 1 ? "" : "s", GRAPH_REQUESTS_PER_10S,
+		    per10 > GRAPH_REQUESTS_PER_10S ? ": frequencies will be "
+		    "stretched evenly to fit" : "");
+	}
 	config_free(c);
 	return EXIT_OK;
 }

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include <event2/event.h>
@@ -16,8 +17,10 @@
 #include "http.h"
 #include "log.h"
 #include "poller.h"
+#include "ratelimit.h"
 #include "record.h"
 #include "rules.h"
+#include "source-graph.h"
 #include "source.h"
 #include "store.h"
 #include "timeutil.h"
@@ -32,8 +35,18 @@
 /* A poll follows next-page links up to this many pages; the rest is read
  * by the next poll (the cursor only moves past what was stored). */
 #define MAX_PAGES		200
+/* The Graph windows are a little longer than Graph's 10 s, so that
+ * network jitter never lets the service count one request too many. */
+#define GRAPH_WINDOW_US		(10500 * (USEC_PER_SEC / 1000))
 
 struct pollers;
+
+/* A Graph budget window: per (app, tenant) or per app. Kept across
+ * reloads, so that a reload never resets what was spent. */
+struct budget {
+	char			*key;
+	struct rate_window	 w;
+};
 
 struct poller {
 	struct pollers			*set;
@@ -56,6 +69,14 @@ struct poller {
 	int				 failures;	/* in a row */
 	int				 running;
 	int				 counts_la;
+	/* Graph: the budget windows consulted before every request, the
+	 * timer a request waits on when they are full, and the fallback
+	 * to one request per account once `or` was refused. */
+	struct rate_window		*tenant_budget;
+	struct rate_window		*app_budget;
+	struct event			*budget_timer;
+	int				 single;
+	size_t				 single_i;
 	/* --once */
 	int				 once_done;
 };
@@ -76,6 +97,8 @@ struct pollers {
 	size_t			  n;
 	struct tenant_auth	 *auths;
 	size_t			  nauths;
+	struct budget		**budgets;
+	size_t			  nbudgets;
 	int			  stopped;
 	int			  la_inflight;
 	/* --once */
@@ -90,6 +113,7 @@ struct pollers {
 static void	poll_start_cb(evutil_socket_t, short, void *);
 static void	poll_send(struct poller *);
 static void	poll_complete(struct poller *, int64_t);
+static int	poll_budget_wait(struct poller *);
 
 char *
 poller_key(const char *tenant, const char *source, const char *signal)
@@ -363,6 +387,17 @@ fail:
 	return -1;
 }
 
+static size_t
+poll_single_count(const struct poller *p)
+{
+	struct source_ctx ctx;
+
+	memset(&ctx, 0, sizeof ctx);
+	ctx.tenant = p->tenant;
+	ctx.signal = p->signal;
+	return source_graph_single_count(&ctx);
+}
+
 static void
 response_cb(const struct http_response *r, void *arg)
 {
@@ -416,6 +451,20 @@ response_cb(const struct http_response *r, void *arg)
 		poll_finish(p, 1, -1);
 		return;
 	}
+	if (r->status == 400 && p->src->kind == SOURCE_GRAPH && !p->single &&
+	    p->next_url == NULL && poll_single_count(p) > 1) {
+		/* API-FACTS 3.1: whether Graph takes several accounts joined
+		 * with `or` is unverified; this tenant does not. */
+		error_summary(r->body, r->body_len, summary, sizeof summary);
+		log_warnx("poller %s: Graph refused the filter that joins the "
+		    "accounts with 'or' (HTTP 400%s); from now on one request "
+		    "per account", p->key, summary);
+		p->single = 1;
+		p->single_i = 0;
+		poll_pages_clear(p);
+		poll_send(p);
+		return;
+	}
 	if (r->status != 200) {
 		error_summary(r->body, r->body_len, summary, sizeof summary);
 		poll_fail(p, r->retry_after, "HTTP %ld%s", r->status, summary);
@@ -448,6 +497,11 @@ response_cb(const struct http_response *r, void *arg)
 		log_warnx("poller %s: stopped after %d pages; the rest is "
 		    "read by the next poll", p->key, p->pages);
 		p->acc_info.partial = 1;
+	} else if (p->single && p->single_i + 1 < poll_single_count(p)) {
+		/* The next account's request of this poll. */
+		p->single_i++;
+		poll_send(p);
+		return;
 	}
 	poll_complete(p, ctx.cursor_us);
 }
@@ -494,6 +548,50 @@ poll_complete(struct poller *p, int64_t cursor_us)
 }
 
 static void
+budget_timer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct poller *p = arg;
+
+	(void)fd;
+	(void)ev;
+	if (!p->set->stopped && p->running)
+		poll_send(p);
+}
+
+/* Graph: 1 when the request must wait for the budget (a timer is set to
+ * send it then), 0 when it may go now (and is counted). */
+static int
+poll_budget_wait(struct poller *p)
+{
+	int64_t now, wait, w2;
+
+	if (p->tenant_budget == NULL)
+		return 0;
+	now = time_mono_us();
+	wait = rate_window_wait(p->tenant_budget, now);
+	w2 = p->app_budget != NULL ? rate_window_wait(p->app_budget, now) : 0;
+	if (w2 > wait)
+		wait = w2;
+	if (wait > 0) {
+		log_debug("poller %s: Graph budget full, the request waits "
+		    "%lld ms", p->key, (long long)(wait / 1000));
+		/* A millisecond more: the window has surely moved then. */
+		wait += 1000;
+		{
+			struct timeval tv = { (time_t)(wait / USEC_PER_SEC),
+			    (suseconds_t)(wait % USEC_PER_SEC) };
+
+			evtimer_add(p->budget_timer, &tv);
+		}
+		return 1;
+	}
+	rate_window_add(p->tenant_budget, now);
+	if (p->app_budget != NULL)
+		rate_window_add(p->app_budget, now);
+	return 0;
+}
+
+static void
 poll_send(struct poller *p)
 {
 	struct pollers *set = p->set;
@@ -506,6 +604,8 @@ poll_send(struct poller *p)
 	size_t nh = 0;
 	long timeout_ms = (long)(c->http_timeout * 1000);
 
+	if (poll_budget_wait(p))
+		return;
 	memset(&ctx, 0, sizeof ctx);
 	ctx.tenant = p->tenant;
 	ctx.signal = p->signal;
@@ -517,6 +617,14 @@ poll_send(struct poller *p)
 		 * source (same host as the configured endpoint). */
 		req.method = xstrdup("GET");
 		req.url = xstrdup(p->next_url);
+	} else if (p->single) {
+		if (source_graph_build_single(&ctx, p->single_i, &req,
+		    &err) == -1) {
+			poll_fail(p, -1, "cannot build the query: %s",
+			    err ? err : "?");
+			free(err);
+			return;
+		}
 	} else if (p->src->build(&ctx, &req, &err) == -1) {
 		poll_fail(p, -1, "cannot build the query: %s", err ? err : "?");
 		free(err);
@@ -575,6 +683,7 @@ poll_start_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 	p->running = 1;
 	p->refreshed = 0;
+	p->single_i = 0;
 	poll_pages_clear(p);
 	poll_get_token(p);
 }
@@ -594,6 +703,33 @@ pollers_auth(struct pollers *set, const struct tenant_config *t,
 	set->auths[set->nauths].auth = auth_new(set->http, t, scope,
 	    (long)(set->config->http_timeout * 1000));
 	return set->auths[set->nauths++].auth;
+}
+
+/* The budget window named key, made on first use. */
+static struct rate_window *
+pollers_budget(struct pollers *set, const char *key, size_t limit)
+{
+	struct budget *b;
+
+	for (size_t i = 0; i < set->nbudgets; i++)
+		if (strcmp(set->budgets[i]->key, key) == 0)
+			return &set->budgets[i]->w;
+	b = xcalloc(1, sizeof *b);
+	b->key = xstrdup(key);
+	rate_window_init(&b->w, limit, GRAPH_WINDOW_US);
+	set->budgets = xreallocarray(set->budgets, set->nbudgets + 1,
+	    sizeof *set->budgets);
+	set->budgets[set->nbudgets++] = b;
+	return &b->w;
+}
+
+/* The app a tenant's tokens are issued to: what Graph's per-app budget
+ * counts against. */
+static const char *
+tenant_app(const struct tenant_config *t)
+{
+	return t->credentials.client_id != NULL ? t->credentials.client_id :
+	    "managed-identity";
 }
 
 static struct poller *
@@ -617,6 +753,8 @@ poller_free(struct poller *p)
 	if (p->counts_la)
 		p->set->la_inflight--;
 	event_free(p->timer);
+	if (p->budget_timer != NULL)
+		event_free(p->budget_timer);
 	freezero_str(p->token);
 	poll_pages_clear(p);
 	free(p->key);
@@ -659,6 +797,12 @@ pollers_free(struct pollers *set)
 		return;
 	pollers_clear(set);
 	event_free(set->once_ev);
+	for (size_t i = 0; i < set->nbudgets; i++) {
+		rate_window_free(&set->budgets[i]->w);
+		free(set->budgets[i]->key);
+		free(set->budgets[i]);
+	}
+	free(set->budgets);
 	free(set);
 }
 
@@ -690,6 +834,93 @@ pollers_la_requests_per_30s(const struct config *c)
 		}
 	}
 	return per30;
+}
+
+/* The Graph requests per 10 s that the enabled rules ask of one tenant:
+ * one poller per signal, at its rules' shortest frequency, one request
+ * per poll (more with several pages or one request per account). */
+double
+pollers_graph_requests_per_10s(const struct config *c,
+    const struct tenant_config *t)
+{
+	double per10 = 0;
+
+	for (int sig = 0; sig < SIGNAL_COUNT; sig++) {
+		int64_t freq = 0;
+
+		for (size_t r = 0; r < c->nrules; r++) {
+			const struct rule_config *rule = &c->rules[r];
+
+			if (!rule->enabled || rule->source != SOURCE_GRAPH ||
+			    (int)rule->signal != sig ||
+			    !rule_has_tenant(rule, t->name))
+				continue;
+			if (freq == 0 || rule->frequency < freq)
+				freq = rule->frequency;
+		}
+		if (freq > 0)
+			per10 += 10.0 / (double)freq;
+	}
+	return per10;
+}
+
+/* Graph: per tenant, stretch its pollers evenly to fit 5 requests per
+ * 10 s; then per app, stretch every tenant of the app to fit 122. The
+ * limiters hold the line whatever happens (pages, fallback); this keeps
+ * the polls evenly spread instead of queueing behind them. */
+static void
+pollers_fit_graph_budget(struct pollers *set)
+{
+	const struct config *c = set->config;
+	double *rate = xcalloc(c->ntenants + 1, sizeof *rate);
+
+	for (size_t t = 0; t < c->ntenants; t++) {
+		const struct tenant_config *tc = &c->tenants[t];
+		double per10 = pollers_graph_requests_per_10s(c, tc), factor;
+
+		rate[t] = per10;
+		if (per10 <= GRAPH_REQUESTS_PER_10S)
+			continue;
+		factor = per10 / GRAPH_REQUESTS_PER_10S;
+		rate[t] = GRAPH_REQUESTS_PER_10S;
+		log_warnx("tenant %s: the rules' frequencies need %.1f Graph "
+		    "requests per 10 s, more than the %d allowed: polling "
+		    "Graph %.2f times less often", tc->name, per10,
+		    GRAPH_REQUESTS_PER_10S, factor);
+		for (size_t i = 0; i < set->n; i++)
+			if (set->v[i]->src->kind == SOURCE_GRAPH &&
+			    set->v[i]->tenant == tc)
+				set->v[i]->frequency_us = (int64_t)
+				    ((double)set->v[i]->frequency_us * factor +
+				    1);
+	}
+	for (size_t t = 0; t < c->ntenants; t++) {
+		const char *app = tenant_app(&c->tenants[t]);
+		double per10 = 0, factor;
+		int first = 1;
+
+		for (size_t u = 0; u < c->ntenants; u++) {
+			if (strcasecmp(tenant_app(&c->tenants[u]), app) != 0)
+				continue;
+			if (u < t)
+				first = 0;
+			per10 += rate[u];
+		}
+		if (!first || per10 <= GRAPH_APP_REQUESTS_PER_10S)
+			continue;
+		factor = per10 / GRAPH_APP_REQUESTS_PER_10S;
+		log_warnx("app %s: the rules' frequencies need %.1f Graph "
+		    "requests per 10 s across its tenants, more than the %d "
+		    "allowed: polling Graph %.2f times less often", app, per10,
+		    GRAPH_APP_REQUESTS_PER_10S, factor);
+		for (size_t i = 0; i < set->n; i++)
+			if (set->v[i]->src->kind == SOURCE_GRAPH &&
+			    strcasecmp(tenant_app(set->v[i]->tenant), app) == 0)
+				set->v[i]->frequency_us = (int64_t)
+				    ((double)set->v[i]->frequency_us * factor +
+				    1);
+	}
+	free(rate);
 }
 
 /* Keep the whole daemon inside Log Analytics' request budget: when the
@@ -754,15 +985,28 @@ pollers_set_config(struct pollers *set, const struct config *c)
 			    signal_name(rule->signal));
 			p->auth = pollers_auth(set, tc, src->scope(tc));
 			p->timer = evtimer_new(set->base, poll_start_cb, p);
+			if (src->kind == SOURCE_GRAPH) {
+				char *k = xasprintf("%s/%s", tenant_app(tc),
+				    tc->tenant_id);
+
+				p->tenant_budget = pollers_budget(set, k,
+				    GRAPH_REQUESTS_PER_10S);
+				p->app_budget = pollers_budget(set,
+				    tenant_app(tc), GRAPH_APP_REQUESTS_PER_10S);
+				p->budget_timer = evtimer_new(set->base,
+				    budget_timer_cb, p);
+				free(k);
+			}
 			set->v = xreallocarray(set->v, set->n + 1,
 			    sizeof *set->v);
 			set->v[set->n++] = p;
 		}
 	}
 	pollers_fit_budget(set);
+	pollers_fit_graph_budget(set);
 	for (size_t i = 0; i < set->n; i++) {
-		log_info("poller %s: every %llds", set->v[i]->key,
-		    (long long)(set->v[i]->frequency_us / USEC_PER_SEC));
+		log_info("poller %s: every %.1fs", set->v[i]->key,
+		    (double)set->v[i]->frequency_us / (double)USEC_PER_SEC);
 		if (!set->once)
 			poller_schedule(set->v[i], 0);
 	}
@@ -792,6 +1036,8 @@ pollers_stop(struct pollers *set)
 		struct poller *p = set->v[i];
 
 		evtimer_del(p->timer);
+		if (p->budget_timer != NULL)
+			evtimer_del(p->budget_timer);
 		if (p->wait != NULL) {
 			auth_cancel(p->wait);
 			p->wait = NULL;

@@ -36,6 +36,16 @@ size_t		 pollers_count(const struct pollers *);
 #define LA_REQUESTS_PER_30S	200
 double		 pollers_la_requests_per_30s(const struct config *);
 
+/* Graph allows 5 requests per 10 s per (app, tenant) and about 122 per
+ * 10 s per app (API-FACTS 3); the daemon keeps within both, and
+ * stretches a tenant's Graph frequencies evenly when its rules ask for
+ * more. */
+#define GRAPH_REQUESTS_PER_10S		5
+#define GRAPH_APP_REQUESTS_PER_10S	122
+struct tenant_config;
+double		 pollers_graph_requests_per_10s(const struct config *,
+		     const struct tenant_config *);
+
 /* The poller key of the store: "tenant/source/signal". Caller frees. */
 char		*poller_key(const char *tenant, const char *source,
 		    const char *signal);

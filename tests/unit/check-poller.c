@@ -93,6 +93,36 @@ START_TEST(over_budget_is_visible)
 }
 END_TEST
 
+/* Graph per tenant: one request per (tenant, signal) poller at its
+ * rules' shortest frequency; Log Analytics rules do not count. */
+START_TEST(graph_requests_per_tenant)
+{
+	struct config *c = load("tenants:\n"
+	    TENANT("a") "    graph: {}\n"
+	    TENANT("b") "    graph: { lookback: 1h }\n"
+	    "rules:\n"
+	    "  - { name: g1, source: graph, threshold: { operator: gt, "
+	    "value: 0 }, frequency: 1s, actions: [mail] }\n"
+	    "  - { name: g2, source: graph, signal: audit, tenants: [a], "
+	    "threshold: { operator: gt, value: 0 }, frequency: 5s, "
+	    "actions: [mail] }\n"
+	    "  - { name: g3, source: graph, signal: audit, tenants: [a], "
+	    "threshold: { operator: gt, value: 0 }, frequency: 2s, "
+	    "actions: [mail] }\n"
+	    "  - { name: la, threshold: { operator: gt, value: 0 }, "
+	    "frequency: 1s, actions: [mail] }\n"
+	    NOTIFIER);
+	double a = pollers_graph_requests_per_10s(c, &c->tenants[0]);
+	double b = pollers_graph_requests_per_10s(c, &c->tenants[1]);
+
+	/* a: sign_in every 1 s (10) + audit every 2 s (5); b: 10. */
+	ck_assert_msg(a > 14.9 && a < 15.1, "a: %f", a);
+	ck_assert_msg(b > 9.9 && b < 10.1, "b: %f", b);
+	ck_assert(a > GRAPH_REQUESTS_PER_10S);
+	config_free(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -107,6 +137,7 @@ main(void)
 	}
 	tcase_add_test(tc, one_poller_per_tenant_and_signal_at_the_shortest_frequency);
 	tcase_add_test(tc, over_budget_is_visible);
+	tcase_add_test(tc, graph_requests_per_tenant);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
