@@ -1222,6 +1222,8 @@ DEFAULT_SETTINGS = {
     "token_ttl": 3599,
     "empty_workspace_204": False,    # no rows at all in any table -> 204
     "imds_client_id": None,          # the user-assigned identity IMDS knows
+    "graph_reject_or": False,        # Graph: 400 to a $filter with `or`
+    "graph_page_size": None,         # Graph: at most this many per page
 }
 
 FAULT_KINDS = {"status", "partial_error", "empty_200", "no_content_204",
@@ -1267,7 +1269,8 @@ class Sim:
             "token_errors": 0, "query_requests": 0, "queries_ok": 0,
             "query_errors": 0, "rows_returned": 0, "faults_applied": 0,
             "tls_failures": 0, "imds_requests": 0,
-            "imds_tokens_issued": 0, "by_status": {},
+            "imds_tokens_issued": 0, "graph_requests": 0,
+            "graph_ok": 0, "by_status": {},
         }
         if not keep_tokens:
             self.tokens = {}
@@ -1299,8 +1302,9 @@ class Sim:
         if not isinstance(spec, dict):
             raise ControlError("a fault is a JSON object")
         path = spec.get("path", "query")
-        if path not in ("query", "token", "imds", "any"):
-            raise ControlError("path must be query, token, imds or any")
+        if path not in ("query", "token", "imds", "graph", "any"):
+            raise ControlError("path must be query, token, imds, graph or "
+                               "any")
         kind = spec.get("kind")
         if kind is None:
             kind = "status" if "status" in spec else "delay"
@@ -1798,6 +1802,8 @@ def default_fault_body(path, status):
     """A real-shaped body for an injected error status."""
     if path == "imds":
         return imds_error_body(status)
+    if path == "graph":
+        return graph_fault_body(status)
     if path == "token":
         if status == 429:
             return aad_error("temporarily_unavailable", 90055,
@@ -1829,6 +1835,263 @@ def default_fault_body(path, status):
     }
     code, msg = table.get(status, ("Error%d" % status, "Injected error."))
     return la_error(code, msg)
+
+
+# --------------------------------------------------------------------------
+# Microsoft Graph (API-FACTS.md 3): the audit-log lists, answered from the
+# same tables as Log Analytics. A SigninLogs or
+# AADNonInteractiveUserSignInLogs row becomes a signIn object, an AuditLogs
+# row a directoryAudit; a row is visible when its ingestion time has come.
+
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
+NONINTERACTIVE_TABLE = "AADNonInteractiveUserSignInLogs"
+GRAPH_MAX_TOP = 1000
+
+
+class GraphFilterError(Exception):
+    pass
+
+
+def _dyn(v):
+    """A dynamic cell as a Python value (the non-interactive table keeps
+    JSON text)."""
+    if isinstance(v, str):
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return v
+
+
+def _ticks_text(v):
+    return format_ticks(v) if isinstance(v, int) else v
+
+
+def graph_signin(row, table):
+    status = _dyn(row.get("Status")) or {}
+    if not isinstance(status, dict):
+        status = {}
+    loc = _dyn(row.get("LocationDetails")) or {}
+    if not isinstance(loc, dict):
+        loc = {}
+    events = ["interactiveUser"] if table == "SigninLogs" \
+        else ["nonInteractiveUser"]
+    return {
+        "id": row.get("Id"),
+        "createdDateTime": _ticks_text(row.get("CreatedDateTime") or
+                                       row.get("TimeGenerated")),
+        "userDisplayName": row.get("UserDisplayName"),
+        "userPrincipalName": row.get("UserPrincipalName"),
+        "userId": row.get("UserId"),
+        "appId": row.get("AppId"),
+        "appDisplayName": row.get("AppDisplayName"),
+        "ipAddress": row.get("IPAddress"),
+        "clientAppUsed": row.get("ClientAppUsed"),
+        "correlationId": row.get("CorrelationId"),
+        "conditionalAccessStatus": row.get("ConditionalAccessStatus"),
+        "isInteractive": table == "SigninLogs",
+        "status": {"errorCode": status.get("errorCode", 0),
+                   "failureReason": status.get("failureReason"),
+                   "additionalDetails": status.get("additionalDetails")},
+        "location": {"city": loc.get("city"), "state": loc.get("state"),
+                     "countryOrRegion": loc.get("countryOrRegion"),
+                     "geoCoordinates": loc.get("geoCoordinates")},
+        "deviceDetail": _dyn(row.get("DeviceDetail")),
+        "signInEventTypes": events,
+    }
+
+
+def graph_audit(row):
+    init = _dyn(row.get("InitiatedBy")) or {}
+    if isinstance(init, dict):
+        init = {"user": init.get("user"), "app": init.get("app")}
+    return {
+        "id": row.get("Id"),
+        "category": row.get("Category"),
+        "correlationId": row.get("CorrelationId"),
+        "result": row.get("Result"),
+        "resultReason": row.get("ResultReason"),
+        "activityDisplayName": row.get("ActivityDisplayName"),
+        "activityDateTime": _ticks_text(row.get("ActivityDateTime") or
+                                        row.get("TimeGenerated")),
+        "loggedByService": row.get("LoggedByService"),
+        "operationType": row.get("AADOperationType"),
+        "initiatedBy": init,
+        "targetResources": _dyn(row.get("TargetResources")) or [],
+        "additionalDetails": _dyn(row.get("AdditionalDetails")) or [],
+    }
+
+
+_GF_TOKEN = re.compile(r"\s*(?:(\()|(\))|('(?:[^']|'')*')|(:)|"
+                       r"([A-Za-z_][\w/.]*)|"
+                       r"(\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?))")
+
+
+def _gf_tokens(text):
+    out, i = [], 0
+    while i < len(text):
+        if text[i:].strip() == "":
+            break
+        m = _GF_TOKEN.match(text, i)
+        if not m or m.end() == i:
+            raise GraphFilterError("Invalid filter clause: unexpected "
+                                   "text at %d" % i)
+        lp, rp, s, colon, word, dt = m.groups()
+        if lp:
+            out.append(("(", None))
+        elif rp:
+            out.append((")", None))
+        elif s is not None:
+            out.append(("str", s[1:-1].replace("''", "'")))
+        elif colon:
+            out.append((":", None))
+        elif dt:
+            out.append(("dt", parse_datetime(dt)))
+        else:
+            out.append(("word", word))
+        i = m.end()
+    return out
+
+
+def _gf_get(obj, path):
+    for part in path.split("/"):
+        if not isinstance(obj, dict):
+            return None
+        # Keys compare case-insensitively (the doc's own "Type").
+        hit = None
+        for k, v in obj.items():
+            if k.lower() == part.lower():
+                hit = v
+                break
+        obj = hit
+    return obj
+
+
+def _gf_eq(a, b):
+    if isinstance(a, str) and isinstance(b, str):
+        return a.lower() == b.lower()
+    return a == b
+
+
+class GraphFilter:
+    """The $filter subset the daemon sends (API-FACTS.md 3.1, 3.2):
+    clauses joined with and / or, parentheses, `prop eq 'x'`,
+    `prop ge|le DATETIME`, `coll/any(t: t eq 'x')` and
+    `coll/any(t: t/prop eq 'x')`."""
+
+    def __init__(self, text):
+        self.toks = _gf_tokens(text)
+        self.i = 0
+        self.has_or = False
+        self.props = set()
+        self.pred = self.or_expr()
+        if self.i != len(self.toks):
+            raise GraphFilterError("Invalid filter clause: trailing text")
+
+    def peek(self):
+        return self.toks[self.i] if self.i < len(self.toks) else (None,
+                                                                  None)
+
+    def take(self, kind, value=None):
+        t = self.peek()
+        if t[0] != kind or (value is not None and
+                            (t[1] or "").lower() != value):
+            raise GraphFilterError("Invalid filter clause: expected %s"
+                                   % (value or kind))
+        self.i += 1
+        return t[1]
+
+    def or_expr(self):
+        left = self.and_expr()
+        while self.peek() == ("word", "or"):
+            self.i += 1
+            self.has_or = True
+            right = self.and_expr()
+            left = (lambda a, b: lambda o: a(o) or b(o))(left, right)
+        return left
+
+    def and_expr(self):
+        left = self.primary()
+        while self.peek() == ("word", "and"):
+            self.i += 1
+            right = self.primary()
+            left = (lambda a, b: lambda o: a(o) and b(o))(left, right)
+        return left
+
+    def primary(self):
+        if self.peek()[0] == "(":
+            self.i += 1
+            e = self.or_expr()
+            self.take(")")
+            return e
+        prop = self.take("word")
+        if prop.lower().endswith("/any"):
+            coll = prop[:-4]
+            self.props.add(coll.lower())
+            self.take("(")
+            var = self.take("word")
+            self.take(":")
+            path = self.take("word")
+            self.take("word", "eq")
+            value = self.take("str")
+            self.take(")")
+            if path == var:
+                sub = None
+            elif path.startswith(var + "/"):
+                sub = path[len(var) + 1:]
+            else:
+                raise GraphFilterError("Invalid filter clause: lambda "
+                                       "variable")
+
+            def any_fn(o, coll=coll, sub=sub, value=value):
+                items = _gf_get(o, coll)
+                if not isinstance(items, list):
+                    return False
+                return any(_gf_eq(x if sub is None else _gf_get(x, sub),
+                                  value) for x in items)
+            return any_fn
+        self.props.add(prop.lower())
+        op = self.take("word").lower()
+        kind, value = self.peek()
+        if kind not in ("str", "dt"):
+            raise GraphFilterError("Invalid filter clause: a value")
+        self.i += 1
+        if op == "eq":
+            return lambda o: _gf_eq(_gf_get(o, prop), value)
+        if op in ("ge", "le") and kind == "dt":
+            def cmp_fn(o, op=op):
+                v = _gf_get(o, prop)
+                if not isinstance(v, str):
+                    return False
+                t = parse_datetime(v)
+                return t >= value if op == "ge" else t <= value
+            return cmp_fn
+        raise GraphFilterError("Invalid filter clause: operator %s" % op)
+
+
+def graph_error(code, message):
+    return {"error": {"code": code, "message": message,
+                      "innerError": {"date": time.strftime(
+                          "%Y-%m-%dT%H:%M:%S", time.gmtime()),
+                          "request-id": guid(),
+                          "client-request-id": guid()}}}
+
+
+def graph_fault_body(status):
+    table = {
+        400: ("BadRequest", "Invalid filter clause"),
+        401: ("InvalidAuthenticationToken", "Access token has expired or "
+              "is not yet valid."),
+        403: ("Authorization_RequestDenied", "Insufficient privileges to "
+              "complete the operation."),
+        429: ("TooManyRequests", "Too many requests."),
+        500: ("UnknownError", "An internal error occurred."),
+        503: ("ServiceUnavailable", "The service is temporarily "
+              "unavailable."),
+        504: ("GatewayTimeout", "The gateway timed out."),
+    }
+    code, msg = table.get(status, ("Error%d" % status, "Injected error."))
+    return graph_error(code, msg)
 
 
 # --------------------------------------------------------------------------
@@ -1925,6 +2188,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                  "timespan": None, "fault": None}
         m_tok = re.match(r"^/([^/]+)/oauth2/v2\.0/token$", url.path)
         m_qry = re.match(r"^/v1/workspaces/([^/]+)/query$", url.path)
+        m_graph = re.match(r"^/(v1\.0|beta)/auditLogs/"
+                           r"(signIns|directoryAudits)$", url.path, re.I)
         if m_tok and method == "POST":
             entry["kind"] = "token"
             sim.count("token_requests")
@@ -1942,6 +2207,13 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 sim.count("rows_returned", ans.rows)
             elif ans.status >= 400:
                 sim.count("query_errors")
+        elif m_graph and method == "GET":
+            entry["kind"] = "graph"
+            sim.count("graph_requests")
+            ans = self.graph(sim, m_graph.group(1).lower(),
+                             m_graph.group(2).lower(), url, entry)
+            if ans.status == 200 and ans.rows is not None:
+                sim.count("graph_ok")
         else:
             entry["kind"] = "other"
             ans = Answer(404, la_error("PathNotFoundError",
@@ -1968,7 +2240,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         headers = {}
         if f.get("retry_after") is not None:
             headers["Retry-After"] = str(f["retry_after"])
-        if status == 401 and path == "query":
+        if status == 401 and path in ("query", "graph"):
             headers["WWW-Authenticate"] = \
                 'Bearer authorization_uri="https://login.microsoftonline.com' \
                 '/common/oauth2/authorize", error="invalid_token", ' \
@@ -2249,6 +2521,101 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         payload = {"tables": [render_table(schema, rows, settings)]}
         ans = Answer(200, payload, rows=len(rows))
         return self._apply_data_fault(sim, "query", entry, ans, payload)
+
+    # -- GET /{v1.0|beta}/auditLogs/{signIns|directoryAudits}
+    def graph(self, sim, version, what, url, entry):
+        params = {k: v[0] for k, v in urllib.parse.parse_qs(
+            url.query, keep_blank_values=True).items()}
+        text = params.get("$filter")
+        entry["query"] = text
+        entry["skiptoken"] = params.get("$skiptoken")
+        pre = self._apply_pre_fault(sim, "graph", entry)
+        if pre is not None:
+            return pre
+
+        def fail(status, code, msg, headers=None):
+            return Answer(status, graph_error(code, msg), headers=headers,
+                          error=code)
+
+        auth = self.headers.get("Authorization") or ""
+        scheme, _, token = auth.partition(" ")
+        with sim.lock:
+            info = sim.tokens.get(token.strip()) \
+                if scheme.lower() == "bearer" else None
+            settings = dict(sim.settings)
+        now = now_ticks()
+        if not auth:
+            return fail(401, "InvalidAuthenticationToken",
+                        "Access token is empty.")
+        if info is None or now >= info["exp"]:
+            return fail(401, "InvalidAuthenticationToken",
+                        "Access token has expired or is not yet valid.")
+        if info["aud"] != GRAPH_AUDIENCE:
+            return fail(401, "InvalidAuthenticationToken",
+                        "Invalid audience.")
+        try:
+            top = int(params.get("$top") or GRAPH_MAX_TOP)
+        except ValueError:
+            return fail(400, "BadRequest", "Invalid $top value.")
+        if top < 1 or top > GRAPH_MAX_TOP:
+            return fail(400, "BadRequest", "Invalid page size specified: "
+                        "'%d'. Must be between 1 and %d inclusive."
+                        % (top, GRAPH_MAX_TOP))
+        try:
+            skip = int(base64.urlsafe_b64decode(
+                params["$skiptoken"] + "==").decode()) \
+                if "$skiptoken" in params else 0
+        except (ValueError, UnicodeDecodeError):
+            return fail(400, "BadRequest", "Invalid skip token.")
+        flt = None
+        if text:
+            try:
+                flt = GraphFilter(text)
+            except (GraphFilterError, ValueError) as e:
+                return fail(400, "BadRequest", str(e))
+            if flt.has_or and settings["graph_reject_or"]:
+                return fail(400, "BadRequest", "Invalid filter clause: "
+                            "'or' is not supported on this property.")
+        tables = sim.visible_tables(now)
+        objs = []
+        if what == "directoryaudits" and version == "v1.0":
+            objs = [graph_audit(r) for r in tables.get(
+                "AuditLogs", ([], []))[1]]
+            when = "activityDateTime"
+        elif what == "signins":
+            objs = [graph_signin(r, "SigninLogs") for r in tables.get(
+                "SigninLogs", ([], []))[1]]
+            if version == "beta":
+                objs += [graph_signin(r, NONINTERACTIVE_TABLE) for r in
+                         tables.get(NONINTERACTIVE_TABLE, ([], []))[1]]
+                if flt is None or "signineventtypes" not in flt.props:
+                    # Beta, like v1.0, lists interactive sign-ins unless
+                    # asked for other types.
+                    objs = [o for o in objs if o["isInteractive"]]
+            else:
+                for o in objs:
+                    del o["signInEventTypes"]
+            when = "createdDateTime"
+        else:
+            return fail(400, "BadRequest", "Resource not found for the "
+                        "segment '%s'." % what)
+        if flt is not None:
+            objs = [o for o in objs if flt.pred(o)]
+        objs.sort(key=lambda o: parse_datetime(o[when]), reverse=True)
+        size = min(top, settings["graph_page_size"] or top)
+        page = objs[skip:skip + size]
+        base = "https://%s%s" % (self.headers.get("Host", ""), url.path)
+        payload = {"@odata.context": "https://graph.microsoft.com/%s/"
+                   "$metadata#auditLogs/%s" % (version, what),
+                   "value": page}
+        if skip + size < len(objs):
+            q = dict(params)
+            q["$skiptoken"] = base64.urlsafe_b64encode(
+                str(skip + size).encode()).decode().rstrip("=")
+            payload["@odata.nextLink"] = base + "?" + \
+                urllib.parse.urlencode(q, quote_via=urllib.parse.quote)
+        ans = Answer(200, payload, rows=len(page))
+        return self._apply_data_fault(sim, "graph", entry, ans, payload)
 
     def _send(self, ans):
         if ans.mode == "drop":
@@ -2547,6 +2914,9 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             "token_ttl": lambda v: isinstance(v, int) and v >= 0,
             "empty_workspace_204": lambda v: isinstance(v, bool),
             "imds_client_id": lambda v: v is None or isinstance(v, str),
+            "graph_reject_or": lambda v: isinstance(v, bool),
+            "graph_page_size": lambda v: v is None or (
+                isinstance(v, int) and v >= 1),
         }
         for k, v in body.items():
             if k not in checks:
