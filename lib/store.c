@@ -963,6 +963,29 @@ store_rollback(struct store *s)
 	store_run(s, STMT_ROLLBACK, "rolling back");
 }
 
+/* Run a statement that yields one integer (count(*), min()): 1 with a
+ * value, 0 when the row or value is absent. */
+static int
+store_step_i64(struct store *s, sqlite3_stmt *st, const char *purpose,
+    int64_t *out)
+{
+	int rc, found = 0;
+
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			*out = col_i64(st, 0);
+			found = 1;
+		}
+	} else if (rc != SQLITE_DONE) {
+		store_error(s, purpose);
+		store_reset(st);
+		return -1;
+	}
+	store_reset(st);
+	return found;
+}
+
 /* --- poller cursors -------------------------------------------------- */
 
 int
@@ -970,27 +993,15 @@ store_cursor_get(struct store *s, const char *poller, int64_t *cursor)
 {
 	static const char purpose[] = "reading a cursor";
 	sqlite3_stmt *st;
-	int rc;
 
 	if ((st = store_stmt(s, STMT_CURSOR_GET, purpose)) == NULL)
 		return -1;
-	if (bind_str(st, 1, poller) != SQLITE_OK)
-		goto fail;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*cursor = col_i64(st, 0);
+	if (bind_str(st, 1, poller) != SQLITE_OK) {
+		store_error(s, purpose);
 		store_reset(st);
-		return 1;
+		return -1;
 	}
-	if (rc != SQLITE_DONE)
-		goto fail;
-	store_reset(st);
-	return 0;
-
-fail:
-	store_error(s, purpose);
-	store_reset(st);
-	return -1;
+	return store_step_i64(s, st, purpose, cursor);
 }
 
 int
@@ -1187,7 +1198,6 @@ store_rule_since(struct store *s, const char *rule, int64_t now_us,
 {
 	static const char purpose[] = "reading when a rule started";
 	sqlite3_stmt *st;
-	int rc;
 
 	if (!s->readonly) {
 		if ((st = store_stmt(s, STMT_RULE_SINCE_INSERT,
@@ -1204,25 +1214,20 @@ store_rule_since(struct store *s, const char *rule, int64_t now_us,
 	}
 	if ((st = store_stmt(s, STMT_RULE_SINCE_GET, purpose)) == NULL)
 		return -1;
-	if (bind_str(st, 1, rule) != SQLITE_OK)
-		goto fail;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*since_us = col_i64(st, 0);
+	if (bind_str(st, 1, rule) != SQLITE_OK) {
+		store_error(s, purpose);
 		store_reset(st);
-		return 0;
+		return -1;
 	}
-	if (rc != SQLITE_DONE)
-		goto fail;
-	/* A read-only store that has never seen the rule. */
-	*since_us = now_us;
-	store_reset(st);
+	switch (store_step_i64(s, st, purpose, since_us)) {
+	case -1:
+		return -1;
+	case 0:
+		/* A read-only store that has never seen the rule. */
+		*since_us = now_us;
+		break;
+	}
 	return 0;
-
-fail:
-	store_error(s, purpose);
-	store_reset(st);
-	return -1;
 }
 
 int
@@ -1353,28 +1358,6 @@ store_rule_marks_window(struct store *s, const char *rule,
 	return 0;
 }
 
-/* Run a statement that yields one integer (count(*), min()): 1 with a
- * value, 0 when the row or value is absent. */
-static int
-store_step_i64(struct store *s, sqlite3_stmt *st, const char *purpose,
-    int64_t *out)
-{
-	int rc, found = 0;
-
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
-			*out = col_i64(st, 0);
-			found = 1;
-		}
-	} else if (rc != SQLITE_DONE) {
-		store_error(s, purpose);
-		store_reset(st);
-		return -1;
-	}
-	store_reset(st);
-	return found;
-}
 
 int
 store_rule_count_received(struct store *s, const char *rule,
