@@ -986,6 +986,18 @@ store_step_i64(struct store *s, sqlite3_stmt *st, const char *purpose,
 	return found;
 }
 
+/* The zeroed slot n of a growing array of rows read from a statement. */
+static void *
+row_slot(void **v, size_t n, size_t *cap, size_t size)
+{
+	if (n == *cap) {
+		*cap = *cap != 0 ? *cap * 2 : 16;
+		*v = xreallocarray(*v, *cap, size);
+	}
+	memset((char *)*v + n * size, 0, size);
+	return (char *)*v + n * size;
+}
+
 /* --- poller cursors -------------------------------------------------- */
 
 int
@@ -1321,12 +1333,7 @@ store_rule_marks_window(struct store *s, const char *rule,
 		return -1;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (nv == cap) {
-			cap = cap != 0 ? cap * 2 : 16;
-			v = xreallocarray(v, cap, sizeof *v);
-		}
-		m = &v[nv];
-		memset(m, 0, sizeof *m);
+		m = row_slot((void **)&v, nv, &cap, sizeof *v);
 		state = sqlite3_column_text(st, 2);
 		if (state == NULL || mark_state_from_name(
 		    (const char *)state, &m->state) == -1) {
@@ -1742,12 +1749,7 @@ store_read_deliveries(struct store *s, sqlite3_stmt *st, const char *purpose,
 	int rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (nv == cap) {
-			cap = cap != 0 ? cap * 2 : 16;
-			v = xreallocarray(v, cap, sizeof *v);
-		}
-		d = &v[nv];
-		memset(d, 0, sizeof *d);
+		d = row_slot((void **)&v, nv, &cap, sizeof *v);
 		state = sqlite3_column_text(st, 3);
 		if (state == NULL || delivery_state_from_name(
 		    (const char *)state, &d->state) == -1) {
