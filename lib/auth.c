@@ -31,6 +31,7 @@
 #include "http.h"
 #include "jwt.h"
 #include "log.h"
+#include "secretfile.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -461,52 +462,15 @@ auth_secret(const struct auth *a, char *why, size_t whysize)
 {
 	const struct credentials	*cr = &a->tenant->credentials;
 	const char			*v;
-	char				*buf, *secret;
-	size_t				 len = 0;
-	ssize_t				 n;
-	int				 fd;
+	char				*secret, *err = NULL;
 
 	if (cr->client_secret_file != NULL) {
-		fd = open(cr->client_secret_file, O_RDONLY | O_CLOEXEC);
-		if (fd == -1) {
-			snprintf(why, whysize, "client_secret_file %s: %s",
-			    cr->client_secret_file, strerror(errno));
-			return NULL;
+		secret = secret_file_read(cr->client_secret_file,
+		    "client_secret_file", AUTH_MAX_SECRET, &err);
+		if (secret == NULL) {
+			snprintf(why, whysize, "%s", err);
+			free(err);
 		}
-		buf = xmalloc(AUTH_MAX_SECRET + 1);
-		for (;;) {
-			n = read(fd, buf + len, AUTH_MAX_SECRET + 1 - len);
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			len += (size_t)n;
-			if (len == AUTH_MAX_SECRET + 1)
-				break;
-		}
-		if (n == -1)
-			snprintf(why, whysize, "client_secret_file %s: %s",
-			    cr->client_secret_file, strerror(errno));
-		close(fd);
-		if (n == -1) {
-			freezero(buf, AUTH_MAX_SECRET + 1);
-			return NULL;
-		}
-		if (len > AUTH_MAX_SECRET) {
-			snprintf(why, whysize, "client_secret_file %s: larger "
-			    "than %d bytes", cr->client_secret_file,
-			    AUTH_MAX_SECRET);
-			freezero(buf, AUTH_MAX_SECRET + 1);
-			return NULL;
-		}
-		/* Editors and echo leave a newline the secret does not have. */
-		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-			len--;
-		secret = len > 0 ? xstrndup(buf, len) : NULL;
-		freezero(buf, AUTH_MAX_SECRET + 1);
-		if (secret == NULL)
-			snprintf(why, whysize, "client_secret_file %s is empty",
-			    cr->client_secret_file);
 		return secret;
 	}
 	if (cr->client_secret_env != NULL) {

@@ -303,9 +303,10 @@ http_engine_destroy(struct http_engine *e)
 	struct sock	*s;
 
 	e->closing = 1;
-	/* HTTP calls are freed silently; a generic transfer's owner gets its
-	 * callback with CURLE_ABORTED_BY_CALLBACK so it can release what it
-	 * holds (an SMTP send still in flight at shutdown). */
+	/* HTTP calls are freed silently unless they asked otherwise; a
+	 * generic transfer's owner gets its callback with
+	 * CURLE_ABORTED_BY_CALLBACK so it can release what it holds (an
+	 * SMTP send still in flight at shutdown). */
 	while ((x = TAILQ_FIRST(&e->running)) != NULL) {
 		TAILQ_REMOVE(&e->running, x, entry);
 		curl_multi_remove_handle(e->multi, x->easy);
@@ -699,12 +700,13 @@ http_request(struct http_engine *e, const struct http_request *req,
 	if (http_tls_apply(e, easy, req->ca_file, &err) == -1) {
 		c->error = err;
 		c->xfer = xfer_new(e, easy, http_call_done_cb, c);
-		c->xfer->drop = http_call_drop_cb;
+		c->xfer->drop = req->call_on_abort ? NULL : http_call_drop_cb;
 		curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)c->xfer);
 		xfer_fail(c->xfer, CURLE_SSL_CACERT_BADFILE);
 		return c;
 	}
-	c->xfer = xfer_add(e, easy, http_call_done_cb, c, http_call_drop_cb);
+	c->xfer = xfer_add(e, easy, http_call_done_cb, c,
+	    req->call_on_abort ? NULL : http_call_drop_cb);
 	return c;
 }
 

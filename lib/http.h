@@ -51,6 +51,10 @@ struct http_request {
 	const char		 *ca_file;	/* extra trust anchor or NULL */
 	long			  timeout_ms;	/* whole transfer; <= 0: 30 s */
 	size_t			  max_response;	/* body cap in bytes; 0: 64 MiB */
+	/* The engine freed with the call in flight: 0 frees it silently;
+	 * 1 runs the callback (status 0, CURLE_ABORTED_BY_CALLBACK) so the
+	 * owner can release what it holds (a delivery at shutdown). */
+	int			  call_on_abort;
 };
 
 struct http_response {

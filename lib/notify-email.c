@@ -37,6 +37,7 @@
 #include "log.h"
 #include "notifier.h"
 #include "notify-email-msg.h"
+#include "secretfile.h"
 #include "strlist.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -633,57 +634,6 @@ email_fini(struct notifier *n)
 	p->origin = NULL;
 }
 
-/* The password, read when it is needed so that a rotated file takes
- * effect without a reload; trailing newlines go. Caller wipes. */
-static char *
-email_read_password(const char *path, char **err)
-{
-	char tmp[EMAIL_PASSWORD_MAX + 1], *pw;
-	size_t len = 0;
-	ssize_t r;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		*err = xasprintf("cannot open password_file %s: %s", path,
-		    strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		r = read(fd, tmp + len, sizeof tmp - len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-		if (len == sizeof tmp)
-			break;
-	}
-	close(fd);
-	if (r == -1) {
-		explicit_bzero(tmp, sizeof tmp);
-		*err = xasprintf("cannot read password_file %s: %s", path,
-		    strerror(errno));
-		return NULL;
-	}
-	if (len > EMAIL_PASSWORD_MAX) {
-		explicit_bzero(tmp, sizeof tmp);
-		*err = xasprintf("password_file %s is larger than %d bytes",
-		    path, EMAIL_PASSWORD_MAX);
-		return NULL;
-	}
-	while (len > 0 && (tmp[len - 1] == '\n' || tmp[len - 1] == '\r'))
-		len--;
-	if (len == 0 || memchr(tmp, '\0', len) != NULL) {
-		explicit_bzero(tmp, sizeof tmp);
-		*err = xasprintf("password_file %s is empty or holds a NUL",
-		    path);
-		return NULL;
-	}
-	pw = xstrndup(tmp, len);
-	explicit_bzero(tmp, sizeof tmp);
-	return pw;
-}
-
 static size_t
 email_read_cb(char *ptr, size_t size, size_t nitems, void *arg)
 {
@@ -821,7 +771,8 @@ email_setup(struct notifier *n, struct email_send *s, CURL *easy,
 		return -1;
 
 	if (c->username != NULL && c->password_file != NULL) {
-		if ((password = email_read_password(c->password_file, err)) ==
+		if ((password = secret_file_read(c->password_file,
+		    "password_file", EMAIL_PASSWORD_MAX, err)) ==
 		    NULL)
 			return -1;
 		SETOPT(CURLOPT_USERNAME, c->username);
