@@ -297,6 +297,8 @@ alert_put_record(struct buf *b, const struct alert *a, size_t i)
 		alert_put_field(b, in, "Service:", r->service);
 		alert_put_field(b, in, "Initiator:", r->initiator);
 		alert_put_field(b, in, "Target:", r->target);
+		if (r->modified != NULL)
+			alert_put_field(b, in, "Modified:", r->modified);
 	}
 	alert_put_field(b, in, "UPN:", r->upn);
 	alert_put_field(b, in, "Object ID:", r->user_id);

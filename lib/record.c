@@ -61,6 +61,7 @@ record_dup(const struct record *r)
 	c->initiator_id = dupnull(r->initiator_id);
 	c->target = dupnull(r->target);
 	c->target_ids = dupnull(r->target_ids);
+	c->modified = dupnull(r->modified);
 	c->raw = dupnull(r->raw);
 	return c;
 }
@@ -86,6 +87,7 @@ record_free(struct record *r)
 	free(r->initiator_id);
 	free(r->target);
 	free(r->target_ids);
+	free(r->modified);
 	free(r->raw);
 	free(r);
 }

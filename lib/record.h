@@ -38,6 +38,7 @@ struct record {
 	char		*target;	/* UPN or name: the break-glass target,
 					   else the first */
 	char		*target_ids;	/* space-separated lower-case ids */
+	char		*modified;	/* "Name: old -> new; ..." or NULL */
 	char		*raw;		/* the source row as a JSON object */
 };
 

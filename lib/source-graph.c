@@ -42,6 +42,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "audit-modified.h"
 #include "buf.h"
 #include "config.h"
 #include "guid.h"
@@ -656,12 +657,13 @@ static struct record *
 graph_audit_item(struct graph_page *p, const char *raw)
 {
 	json_t *initiated, *user, *app, *targets, *t0, *tr, *v;
-	const struct account *acct = NULL;
+	json_t *bg_target = NULL;
+	const struct account *acct = NULL, *target_acct = NULL;
 	struct record *r;
 	struct buf tids;
 	char *init_id = NULL, *id, path[64];
 	int malformed = 0;
-	size_t i;
+	size_t i, bg_index = 0;
 
 	if ((initiated = graph_get(p->item, "initiatedBy")) != NULL &&
 	    !json_is_null(initiated) && !json_is_object(initiated)) {
@@ -706,15 +708,20 @@ graph_audit_item(struct graph_page *p, const char *raw)
 		}
 		if ((id = graph_lower(graph_text(v))) == NULL)
 			continue;
-		if (acct == NULL)
-			acct = graph_account(p->ctx->tenant, id);
+		if (bg_target == NULL &&
+		    (target_acct = graph_account(p->ctx->tenant, id)) !=
+		    NULL) {
+			bg_target = tr;
+			bg_index = i;
+		}
 		if (tids.len > 0)
 			buf_putc(&tids, ' ');
 		buf_puts(&tids, id);
 		free(id);
 	}
-	if (acct == NULL)
-		acct = graph_account(p->ctx->tenant, init_id);
+	/* Initiator first, as from Log Analytics and in rules.c. */
+	if ((acct = graph_account(p->ctx->tenant, init_id)) == NULL)
+		acct = target_acct;
 	if (acct == NULL && malformed &&
 	    (acct = graph_account_in(p->ctx->tenant, raw,
 	    strlen(raw))) != NULL) {
@@ -754,13 +761,15 @@ graph_audit_item(struct graph_page *p, const char *raw)
 		    ".initiatedBy.app", "servicePrincipalId"));
 	}
 	free(init_id);
-	t0 = json_array_get(targets, 0);
+	/* The break-glass target when there is one, else the first: the
+	 * same as from Log Analytics. */
+	t0 = bg_target != NULL ? bg_target : json_array_get(targets, 0);
+	snprintf(path, sizeof path, ".targetResources[%zu]", bg_index);
 	if (json_is_object(t0) &&
-	    (r->target = graph_str(p, t0, ".targetResources[0]",
-	    "userPrincipalName")) == NULL)
-		r->target = graph_str(p, t0, ".targetResources[0]",
-		    "displayName");
+	    (r->target = graph_str(p, t0, path, "userPrincipalName")) == NULL)
+		r->target = graph_str(p, t0, path, "displayName");
 	r->target_ids = tids.len > 0 ? buf_steal(&tids) : NULL;
+	r->modified = audit_modified_text(targets);
 	buf_free(&tids);
 	return r;
 }

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "audit-modified.h"
 #include "buf.h"
 #include "config.h"
 #include "guid.h"
@@ -607,6 +608,7 @@ la_audit_row(const struct la_page *p, size_t row)
 	r->target = la_name(bg_target != NULL ? bg_target :
 	    json_array_get(targets, 0));
 	r->target_ids = tids.len > 0 ? buf_steal(&tids) : NULL;
+	r->modified = audit_modified_text(targets);
 	buf_free(&tids);
 	return r;
 }

@@ -33,7 +33,7 @@
 #include "xmalloc.h"
 
 /* The newest schema this binary knows (PRAGMA user_version). */
-#define STORE_VERSION		1
+#define STORE_VERSION		2
 /* PRAGMA application_id: "GWAT", so a foreign SQLite file is refused. */
 #define STORE_APPLICATION_ID	0x47574154
 #define STORE_BUSY_TIMEOUT_MS	5000
@@ -90,7 +90,7 @@ enum stmt_id {
 	"r.user_id, r.upn, r.ip, r.location, r.app, r.success, "	\
 	"r.result_code, r.failure_reason, r.correlation_id, r.activity, " \
 	"r.category, r.service, r.initiator, r.initiator_id, r.target, " \
-	"r.target_ids, r.raw"
+	"r.target_ids, r.raw, r.modified"
 
 #define DELIVERY_COLUMNS						\
 	"alert_id, notifier, recipient, state, attempts, next_us, "	\
@@ -125,8 +125,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "ingest_us, received_us, user_id, upn, ip, location, app, "
 	    "success, result_code, failure_reason, correlation_id, activity, "
 	    "category, service, initiator, initiator_id, target, target_ids, "
-	    "raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-	    "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+	    "raw, modified) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+	    "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
+	    "?24)",
 	[STMT_RECORD_GET] =
 	    "SELECT " RECORD_COLUMNS " FROM records r "
 	    "WHERE r.tenant = ?1 AND r.id = ?2",
@@ -442,26 +443,31 @@ static const char store_schema_v1[] =
 	"    ON DELETE CASCADE"
 	");";
 
+/* Version 2: audit records carry their modified properties. */
+static const char store_schema_v2[] =
+	"ALTER TABLE records ADD COLUMN modified TEXT;";
+
+/* store_migrations[v] brings a version v - 1 schema to version v. */
+static const char *const store_migrations[STORE_VERSION + 1] = {
+	[1] = store_schema_v1,
+	[2] = store_schema_v2,
+};
+
 static int
-store_migrate_v1(struct store *s, char **err)
+store_migrate_to(struct store *s, int version, char **err)
 {
 	char *msg = NULL;
 
-	if (sqlite3_exec(s->db, store_schema_v1, NULL, NULL, &msg) !=
-	    SQLITE_OK) {
-		*err = xasprintf("creating the schema of %s: %s", s->path,
-		    msg != NULL ? msg : sqlite3_errmsg(s->db));
+	if (sqlite3_exec(s->db, store_migrations[version], NULL, NULL,
+	    &msg) != SQLITE_OK) {
+		*err = xasprintf("bringing %s to schema version %d: %s",
+		    s->path, version, msg != NULL ? msg :
+		    sqlite3_errmsg(s->db));
 		sqlite3_free(msg);
 		return -1;
 	}
 	return 0;
 }
-
-/* store_migrations[v] brings a version v - 1 schema to version v. */
-static int (*const store_migrations[STORE_VERSION + 1])(struct store *,
-    char **) = {
-	[1] = store_migrate_v1,
-};
 
 /* --- helpers --------------------------------------------------------- */
 
@@ -715,7 +721,7 @@ store_migrate(struct store *s, char **err)
 		if (version > 0)
 			log_notice("store: migrating %s to schema version %d",
 			    s->path, v);
-		if (store_migrations[v](s, err) == -1)
+		if (store_migrate_to(s, v, err) == -1)
 			goto fail;
 	}
 	if (version < STORE_VERSION) {
@@ -1095,6 +1101,7 @@ record_from_row(sqlite3_stmt *st)
 	r->target = col_str(st, 20);
 	r->target_ids = col_str(st, 21);
 	r->raw = col_str(st, 22);
+	r->modified = col_str(st, 23);
 	return r;
 }
 
@@ -1160,6 +1167,7 @@ store_record_insert(struct store *s, const struct record *r)
 	rc |= bind_str(st, 21, r->target);
 	rc |= bind_str(st, 22, r->target_ids);
 	rc |= bind_str(st, 23, r->raw);
+	rc |= bind_str(st, 24, r->modified);
 	if (rc != SQLITE_OK) {
 		store_error(s, purpose);
 		store_reset(st);

@@ -34,6 +34,7 @@ enum tpl_var {
 	TV_ACTIVITY,
 	TV_INITIATOR,
 	TV_TARGET,
+	TV_MODIFIED,
 	TV_ALERT_ID
 };
 
@@ -60,6 +61,7 @@ static const struct {
 	{ "activity",		TV_ACTIVITY },
 	{ "initiator",		TV_INITIATOR },
 	{ "target",		TV_TARGET },
+	{ "modified",		TV_MODIFIED },
 	{ "alert_id",		TV_ALERT_ID },
 };
 
@@ -249,6 +251,8 @@ template_value(enum tpl_var var, const struct alert *a, char *tmp,
 		return r->initiator;
 	case TV_TARGET:
 		return r->target;
+	case TV_MODIFIED:
+		return r->modified;
 	default:
 		return NULL;
 	}

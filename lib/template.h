@@ -1,7 +1,7 @@
 /* Subject and message templates: {placeholder} from DESIGN.md, {{ and }}
  * for literal braces. A missing (NULL or empty) value renders "-". Record
  * placeholders ({ip} {location} {app} {result} {error} {time} {activity}
- * {initiator} {target}) take the alert's first record; {upn} and
+ * {initiator} {target} {modified}) take the alert's first record; {upn} and
  * {object_id} are the matched break-glass account; {count} is the number
  * of records carried (absence alerts: the count found). Values are not
  * escaped: a caller that needs escaping uses template_render_escaped(). */

@@ -716,9 +716,13 @@ START_TEST(test_example_audits)
 	ck_assert_str_eq(r->initiator, "bob@wingtiptoysonline.com");
 	ck_assert_str_eq(r->initiator_id, EX_INIT);
 	ck_assert_str_eq(r->ip, "127.0.0.1");
-	ck_assert_str_eq(r->target, "Example.com");
+	/* The break-glass target, not the first one. */
+	ck_assert_str_eq(r->target, "bob@contoso.com");
 	ck_assert_str_eq(r->target_ids, "ef7e527d-6c92-4234-8c6d-cf6fdfb57f95 "
 	    EX_TGT);
+	/* Every target's changes, a null old value named as such. */
+	ck_assert_str_eq(r->modified,
+	    "Action Client Name: (none) -> DirectorySync");
 	record_list_clear(&out);
 
 	/* The same page, the account now the initiator only. */
@@ -755,6 +759,7 @@ START_TEST(test_example_audits)
 	ck_assert_str_eq(r->initiator_id, EX_ZERO);
 	ck_assert_ptr_null(r->target);
 	ck_assert_str_eq(r->target_ids, EX_ZERO);
+	ck_assert_ptr_null(r->modified);	/* an empty list */
 	ck_assert_str_eq(r->ip, "10.0.0.0");
 	record_list_clear(&out);
 	free(body);
@@ -1174,7 +1179,9 @@ assert_same_record(const struct record *g, const struct record *l)
 	    l->correlation_id);
 	assert_same_strings("activity", g->activity, l->activity);
 	assert_same_strings("initiator", g->initiator, l->initiator);
+	assert_same_strings("target", g->target, l->target);
 	assert_same_strings("target_ids", g->target_ids, l->target_ids);
+	assert_same_strings("modified", g->modified, l->modified);
 	ck_assert_int_eq(g->ingest_us, 0);
 }
 

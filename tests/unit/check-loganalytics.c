@@ -1330,6 +1330,15 @@ START_TEST(test_audit_page)
 	ck_assert_str_eq(r->initiator, "bg1@contoso.onmicrosoft.com");
 	ck_assert_str_eq(r->initiator_id, BG1);
 	ck_assert_str_eq(r->target, "purview-spn-user099");
+	/* JSON-in-a-string values as they came, cut at 200 bytes; a quoted
+	 * string unquoted. */
+	ck_assert_str_eq(r->modified, "KeyDescription: [\"[KeyIdentifier="
+	    "4245f2f5-4052-4c5b-afe8-1d7885d9bb39,KeyType=Password,KeyUsage="
+	    "Verify,DisplayName=purview-api]\"] -> [\"[KeyIdentifier="
+	    "4245f2f5-4052-4c5b-afe8-1d7885d9bb39,KeyType=Password,KeyUsage="
+	    "Verify,DisplayName=purview-api]\",\"[KeyIdentifier=11ca002d-d846-"
+	    "4692-8e1f-501db99f485a,KeyType=Password,KeyUsage=Verify,D...; "
+	    "Included Updated Properties: (none) -> KeyDescription");
 	ck_assert_str_eq(r->target_ids,
 	    "020c2630-81fb-5678-9a9c-ce9984a45458");
 	ck_assert_ptr_nonnull(strstr(r->raw, "\"InitiatedBy\":{\"user\":{"));

@@ -187,7 +187,7 @@ START_TEST(schema_created)
 	snprintf(path, sizeof path, "%s-shm", dbpath);
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
-	ck_assert_int_eq(sql_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 2);
 	ck_assert_int_eq(sql_int("PRAGMA application_id"), 0x47574154);
 	mode = sql_text("PRAGMA journal_mode");
 	ck_assert_str_eq(mode, "wal");
@@ -231,7 +231,40 @@ START_TEST(reopen_keeps_data)
 	ck_assert_int_eq(store_record_get(st, "contoso", "r1", &r), 1);
 	ck_assert_str_eq(r->id, "r1");
 	record_free(r);
-	ck_assert_int_eq(sql_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 2);
+}
+END_TEST
+
+/* A version 1 file (before audit records kept their modified
+ * properties) is brought to version 2 with its records kept. */
+START_TEST(migrate_from_v1)
+{
+	struct record *r;
+	char *err = NULL;
+
+	put("r1", SIGNAL_AUDIT, "oid-1", T0, T0 + SEC);
+	store_close(st);
+	st = NULL;
+	sql_exec("ALTER TABLE records DROP COLUMN modified; "
+	    "PRAGMA user_version = 1");
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM pragma_table_info("
+	    "'records') WHERE name = 'modified'"), 0);
+
+	ck_assert_msg(reopen(0, &err) == 0, "%s", err);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(store_record_get(st, "contoso", "r1", &r), 1);
+	ck_assert_ptr_null(r->modified);
+	record_free(r);
+
+	/* The new column is written and read back. */
+	r = mkrec("r2", SIGNAL_AUDIT, "oid-1", T0, T0 + SEC);
+	r->modified = strdup("Role.DisplayName: (none) -> Global Administrator");
+	ck_assert_int_eq(store_record_insert(st, r), 1);
+	record_free(r);
+	ck_assert_int_eq(store_record_get(st, "contoso", "r2", &r), 1);
+	ck_assert_str_eq(r->modified,
+	    "Role.DisplayName: (none) -> Global Administrator");
+	record_free(r);
 }
 END_TEST
 
@@ -997,6 +1030,7 @@ store_suite(void)
 	tcase_add_test(tc, schema_created);
 	tcase_add_test(tc, missing_parent_refused);
 	tcase_add_test(tc, reopen_keeps_data);
+	tcase_add_test(tc, migrate_from_v1);
 	tcase_add_test(tc, readonly);
 	tcase_add_test(tc, future_version_refused);
 	tcase_add_test(tc, foreign_file_refused);
