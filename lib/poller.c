@@ -23,6 +23,7 @@
 #include "source-graph.h"
 #include "source.h"
 #include "store.h"
+#include "strlist.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -101,6 +102,9 @@ struct pollers {
 	size_t			  nbudgets;
 	int			  stopped;
 	int			  la_inflight;
+	/* Graph pollers whose tenant refused `or` in a filter: kept across
+	 * reloads so the fallback is not learnt again from a 400. */
+	struct strlist		  single_keys;
 	/* --once */
 	int			  once;
 	int64_t			  once_deadline_us;
@@ -265,6 +269,23 @@ poll_finish(struct poller *p, int ok, int64_t retry_after_s)
 	}
 	if (!set->stopped)
 		poller_schedule(p, delay);
+}
+
+/* Graph throttles per app and tenant: a 429 to one poller holds every
+ * Graph request of the tenant, not only the next one of this poller, for
+ * Retry-After (a window when it is absent; five minutes at most). */
+static void
+poll_graph_throttled(struct poller *p, int64_t retry_after_s)
+{
+	int64_t pause = retry_after_s > 0 ? retry_after_s * USEC_PER_SEC :
+	    GRAPH_WINDOW_US;
+
+	if (pause > RETRY_AFTER_MAX_US)
+		pause = RETRY_AFTER_MAX_US;
+	rate_window_pause(p->tenant_budget, time_mono_us() + pause);
+	log_notice("poller %s: Graph throttled tenant %s; its Graph requests "
+	    "wait %llds", p->key, p->tenant->name,
+	    (long long)(pause / USEC_PER_SEC));
 }
 
 static void __attribute__((format(printf, 3, 4)))
@@ -461,11 +482,15 @@ response_cb(const struct http_response *r, void *arg)
 		    "per account", p->key, summary);
 		p->single = 1;
 		p->single_i = 0;
+		if (!strlist_contains(&p->set->single_keys, p->key))
+			strlist_add(&p->set->single_keys, p->key);
 		poll_pages_clear(p);
 		poll_send(p);
 		return;
 	}
 	if (r->status != 200) {
+		if (r->status == 429 && p->tenant_budget != NULL)
+			poll_graph_throttled(p, r->retry_after);
 		error_summary(r->body, r->body_len, summary, sizeof summary);
 		poll_fail(p, r->retry_after, "HTTP %ld%s", r->status, summary);
 		return;
@@ -796,6 +821,7 @@ pollers_free(struct pollers *set)
 	if (set == NULL)
 		return;
 	pollers_clear(set);
+	strlist_clear(&set->single_keys);
 	event_free(set->once_ev);
 	for (size_t i = 0; i < set->nbudgets; i++) {
 		rate_window_free(&set->budgets[i]->w);
@@ -995,6 +1021,8 @@ pollers_set_config(struct pollers *set, const struct config *c)
 				    tenant_app(tc), GRAPH_APP_REQUESTS_PER_10S);
 				p->budget_timer = evtimer_new(set->base,
 				    budget_timer_cb, p);
+				p->single = strlist_contains(&set->single_keys,
+				    p->key);
 				free(k);
 			}
 			set->v = xreallocarray(set->v, set->n + 1,

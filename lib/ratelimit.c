@@ -12,6 +12,7 @@ rate_window_init(struct rate_window *w, size_t limit, int64_t span_us)
 	w->sent = xcalloc(w->limit, sizeof *w->sent);
 	w->head = 0;
 	w->n = 0;
+	w->paused_until = 0;
 }
 
 void
@@ -26,6 +27,7 @@ int64_t
 rate_window_wait(const struct rate_window *w, int64_t now)
 {
 	size_t inside = 0, first = 0;
+	int64_t wait;
 
 	/* Send times older than the span no longer count. */
 	for (size_t i = 0; i < w->n; i++) {
@@ -36,10 +38,19 @@ rate_window_wait(const struct rate_window *w, int64_t now)
 				first = i;
 		}
 	}
-	if (inside < w->limit)
-		return 0;
 	/* Full: the oldest send inside the window must leave it. */
-	return w->sent[(w->head + first) % w->limit] + w->span_us - now;
+	wait = inside < w->limit ? 0 :
+	    w->sent[(w->head + first) % w->limit] + w->span_us - now;
+	if (w->paused_until - now > wait)
+		wait = w->paused_until - now;
+	return wait;
+}
+
+void
+rate_window_pause(struct rate_window *w, int64_t until)
+{
+	if (until > w->paused_until)
+		w->paused_until = until;
 }
 
 void

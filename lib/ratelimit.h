@@ -15,6 +15,7 @@ struct rate_window {
 	int64_t	*sent;		/* ring of the last `limit` send times */
 	size_t	 head;		/* index of the oldest */
 	size_t	 n;
+	int64_t	 paused_until;	/* the service said "slow down" */
 };
 
 void	rate_window_init(struct rate_window *, size_t limit, int64_t span_us);
@@ -23,5 +24,8 @@ void	rate_window_free(struct rate_window *);
 int64_t	rate_window_wait(const struct rate_window *, int64_t now);
 /* A request was sent at `now` (times never go backwards). */
 void	rate_window_add(struct rate_window *, int64_t now);
+/* No request before `until` (a 429's Retry-After for the whole budget);
+ * an earlier pause never shortens a later one. */
+void	rate_window_pause(struct rate_window *, int64_t until);
 
 #endif

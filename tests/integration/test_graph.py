@@ -6,6 +6,7 @@ request budget, and one record read from both Graph and Log Analytics."""
 
 import json
 import os
+import signal
 import ssl
 import sys
 import time
@@ -239,6 +240,14 @@ class GraphTest(gwtest.TestCase):
         self.assertIn(" or ", refused[0]["query"])
         self.assertEqual(len(self.smtp.rule_mails()), 1)
 
+        # A reload keeps what was learnt: no second 400.
+        mark = len(self.daemon.output())
+        t = time.time()
+        self.daemon.signal(signal.SIGHUP)
+        self.daemon.wait_log("reloaded", since=mark)
+        self.wait_graph(4, after=t)
+        self.assertEqual(len(self.graph_requests(status=400)), 1)
+
     # -- faults
 
     def test_429_and_503_then_recovery_lose_nothing(self):
@@ -269,6 +278,101 @@ class GraphTest(gwtest.TestCase):
         self.wait_mails(1, timeout=40)
         self.wait_graph(2, after=rec["visible_at"])
         self.assertEqual(len(self.smtp.rule_mails()), 1)
+
+    def test_stall_past_the_http_timeout_then_recovery(self):
+        self.start_graph(top={"http": {"timeout": "2s"}})
+        self.wait_graph(1, after=0)
+        self.sim.fault(path="graph", kind="delay", delay=5)
+        rec = self.sim.signin(BG1, BG1_UPN)
+        self.wait_mails(1, timeout=40)
+        self.wait_graph(2, after=rec["visible_at"])
+        self.assertEqual(len(self.smtp.rule_mails()), 1)
+        self.assertIn("poller contoso/graph/sign_in:", self.daemon.output())
+        self.assertTrue(self.daemon.running())
+
+    def test_body_over_the_cap_is_refused_then_recovery(self):
+        self.start_graph(top={"http": {"max_response": "256KiB"}})
+        self.wait_graph(1, after=0)
+        self.sim.fault(path="graph", kind="oversize", size=512 * 1024)
+        rec = self.sim.signin(BG1, BG1_UPN)
+        self.wait_mails(1, timeout=40)
+        self.assertEqual([r["fault"] for r in self.sim.requests("graph")
+                          if r["fault"]], ["oversize"])
+        out = self.daemon.output()
+        self.assertRegex(out, r"poller contoso/graph/sign_in: .*larger "
+                         r"than 262144 bytes")
+        self.wait_graph(2, after=rec["visible_at"])
+        self.assertEqual(len(self.smtp.rule_mails()), 1)
+
+    def test_expired_token_refreshes_once(self):
+        self.start_graph()
+        self.wait_graph(1, after=0)
+        before = self.sim.stats()["token_requests"]
+        self.sim.expire_tokens()        # revoked early, as Entra may
+        t0 = time.time()
+        self.sim.signin(BG1, BG1_UPN)
+        self.wait_mails(1, timeout=40)
+        self.wait_graph(2, after=time.time())
+        self.assertEqual(self.sim.stats()["token_requests"], before + 1)
+        refused = self.graph_requests(after=t0, status=401)
+        self.assertEqual(len(refused), 1, refused)
+        self.assertEqual(len(self.smtp.rule_mails()), 1)
+
+    def test_revoked_secret_pages_nothing_until_rotated(self):
+        # The daemon reads its own copy of the secret; the sim's file is
+        # the secret Entra holds. Revoking = Entra's copy changes.
+        mine = self.env.write_secret("daemon-secret", gwtest.CLIENT_SECRET)
+        self.sim = self.env.start_sim()
+        self.smtp = self.env.start_smtp()
+        cfg = self.env.config(self.sim, self.smtp, rule={"source": "graph"},
+                              tenant={
+                                  "endpoints": {"login": self.sim.url,
+                                                "log_analytics": self.sim.url,
+                                                "graph": self.sim.url},
+                                  "graph": {"lookback": "2h"},
+                                  "credentials": {
+                                      "client_id": gwtest.CLIENT_ID,
+                                      "client_secret_file": mine}})
+        self.daemon = self.env.start_daemon(self.env.write_config(cfg))
+        self.wait_graph(1, after=0)
+
+        rotated = "gw~Rotated.Secret_5Hn~c2WqJ7vLs0Pd"
+        self.env.write_secret("client-secret", rotated)   # Entra's copy
+        self.sim.expire_tokens()
+        self.sim.signin(BG1, BG1_UPN)
+        gwtest.wait_for(self.alive(lambda: self.sim.stats()["token_errors"] >= 2),
+                 30, what="the revoked secret to be refused twice",
+                 on_timeout=self.diagnostics)
+        out = self.daemon.output()
+        self.assertIn("7000215", out)
+        self.assertEqual(self.smtp.rule_mails(), [])
+        # Blind meanwhile, not dead: the new secret is read at the next
+        # token request, without a reload.
+        self.env.write_secret("daemon-secret", rotated)
+        self.wait_mails(1, timeout=40)
+        self.assertEqual(len(self.smtp.rule_mails()), 1)
+        self.assertEqual(self.daemon.terminate(), 0)
+        self.assertNotIn(rotated, self.daemon.output())
+
+    def test_429_holds_every_graph_request_of_the_tenant(self):
+        rules = [{"name": "graph-audit", "source": "graph",
+                  "signal": "audit",
+                  "threshold": {"operator": "gt", "value": 0},
+                  "period": "5m", "frequency": "2s", "severity": 0,
+                  "actions": ["soc-mail"]}]
+        self.start_graph(rule={"frequency": "2s"}, rules=rules)
+        self.wait_graph(2, after=0)
+        self.sim.fault(path="graph", status=429, retry_after=4)
+        gwtest.wait_for(self.alive(
+            lambda: self.graph_requests(status=429) != []), 20,
+            what="the 429 to be served", on_timeout=self.diagnostics)
+        t429 = self.graph_requests(status=429)[0]["t"]
+        self.wait_graph(2, after=t429 + 4)
+        # Neither poller asked Graph while the tenant was throttled.
+        during = [r for r in self.sim.requests("graph")
+                  if t429 < r["t"] < t429 + 3.9]
+        self.assertEqual(during, [])
+        self.assertIn("Graph throttled tenant contoso", self.daemon.output())
 
     def test_graph_token_required(self):
         # The sim binds tokens to their audience: Graph refuses a Log

@@ -1227,9 +1227,10 @@ DEFAULT_SETTINGS = {
 }
 
 FAULT_KINDS = {"status", "partial_error", "empty_200", "no_content_204",
-               "truncated", "malformed", "drop", "delay"}
+               "truncated", "malformed", "oversize", "drop", "delay"}
 # Kinds that reshape a successful answer; the others hit before any check.
 DATA_FAULTS = {"partial_error", "empty_200", "no_content_204", "truncated",
+               "oversize",
                "malformed"}
 
 AUDIENCES = {
@@ -1319,7 +1320,8 @@ class Sim:
                  "status": spec.get("status"),
                  "retry_after": spec.get("retry_after"),
                  "body": spec.get("body"),
-                 "delay": float(spec.get("delay") or 0)}
+                 "delay": float(spec.get("delay") or 0),
+                 "size": int(spec.get("size") or 2 * 1024 * 1024)}
         with self.lock:
             self.faults.append(fault)
         return fault
@@ -2281,6 +2283,12 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         if kind == "truncated":
             return Answer(200, raw=_json_bytes(payload), rows=None,
                           mode="truncated", error="truncated")
+        if kind == "oversize":
+            # A valid answer padded past the client's cap (size bytes).
+            payload = dict(payload)
+            payload["padding"] = "x" * f["size"]
+            return Answer(200, raw=_json_bytes(payload), rows=None,
+                          error="oversize")
         return ans
 
     # -- POST /{tenant}/oauth2/v2.0/token

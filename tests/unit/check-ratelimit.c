@@ -75,6 +75,28 @@ START_TEST(never_more_than_limit_in_any_window)
 END_TEST
 
 /* One request per window, and a limit of 0 read as 1. */
+/* A 429's pause holds even an empty window, is never shortened by an
+ * earlier one, and ends on time. */
+START_TEST(pause_holds_until_its_end)
+{
+	struct rate_window w;
+
+	rate_window_init(&w, 5, S(10));
+	ck_assert_int_eq(rate_window_wait(&w, S(100)), 0);
+	rate_window_pause(&w, S(130));
+	ck_assert_int_eq(rate_window_wait(&w, S(100)), S(30));
+	rate_window_pause(&w, S(110));
+	ck_assert_int_eq(rate_window_wait(&w, S(120)), S(10));
+	ck_assert_int_eq(rate_window_wait(&w, S(130)), 0);
+	/* A full window that empties after the pause ends still waits. */
+	for (int i = 0; i < 5; i++)
+		rate_window_add(&w, S(131));
+	rate_window_pause(&w, S(135));
+	ck_assert_int_eq(rate_window_wait(&w, S(132)), S(9));
+	rate_window_free(&w);
+}
+END_TEST
+
 START_TEST(limit_one)
 {
 	struct rate_window w;
@@ -101,6 +123,7 @@ main(void)
 	tcase_add_test(tc, quiet_spell_refills);
 	tcase_add_test(tc, never_more_than_limit_in_any_window);
 	tcase_add_test(tc, limit_one);
+	tcase_add_test(tc, pause_holds_until_its_end);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
