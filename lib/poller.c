@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "auth.h"
+#include "buf.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -54,7 +55,12 @@ struct poller {
 	char				*key;
 	const struct tenant_config	*tenant;
 	const struct source_ops		*src;
-	enum signal			 signal;
+	enum signal			 signal;	/* the first */
+	/* Log Analytics reads every signal of the tenant in one query:
+	 * their SIGNAL_BITs; each keeps its own cursor and poll status
+	 * under its own key ("tenant/source/signal"). Graph: one. */
+	unsigned			 signals;
+	char				*keys[SIGNAL_COUNT];
 	int64_t				 frequency_us;
 	struct auth			*auth;
 	struct event			*timer;
@@ -116,7 +122,7 @@ struct pollers {
 
 static void	poll_start_cb(evutil_socket_t, short, void *);
 static void	poll_send(struct poller *);
-static void	poll_complete(struct poller *, int64_t);
+static void	poll_complete(struct poller *, const int64_t *);
 static int	poll_budget_wait(struct poller *);
 
 char *
@@ -231,6 +237,10 @@ poll_pages_add(struct poller *p, struct record_list *recs,
 	a->rows += info->rows;
 	if (info->max_ingest_us > a->max_ingest_us)
 		a->max_ingest_us = info->max_ingest_us;
+	for (int s = 0; s < SIGNAL_COUNT; s++)
+		if (info->signal_max_ingest_us[s] > a->signal_max_ingest_us[s])
+			a->signal_max_ingest_us[s] =
+			    info->signal_max_ingest_us[s];
 	if (info->partial && !a->partial) {
 		a->partial = 1;
 		a->partial_why = info->partial_why;
@@ -271,6 +281,21 @@ poll_finish(struct poller *p, int ok, int64_t retry_after_s)
 		poller_schedule(p, delay);
 }
 
+/* The poll's outcome under each signal's key (outside a transaction:
+ * its own). */
+static int
+poll_record_status(struct poller *p, int ok, const char *why)
+{
+	int64_t now = time_now_us();
+	int rc = 0;
+
+	for (int s = 0; s < SIGNAL_COUNT; s++)
+		if (p->keys[s] != NULL && store_poll_result(p->set->store,
+		    p->keys[s], ok, now, why) == -1)
+			rc = -1;
+	return rc;
+}
+
 /* Graph throttles per app and tenant: a 429 to one poller holds every
  * Graph request of the tenant, not only the next one of this poller, for
  * Retry-After (a window when it is absent; five minutes at most). */
@@ -298,8 +323,7 @@ poll_fail(struct poller *p, int64_t retry_after_s, const char *fmt, ...)
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
 	log_warnx("poller %s: %s", p->key, why);
-	if (store_poll_result(p->set->store, p->key, 0, time_now_us(),
-	    why) == -1)
+	if (poll_record_status(p, 0, why) == -1)
 		log_warnx("poller %s: could not record the failure", p->key);
 	poll_finish(p, 0, retry_after_s);
 }
@@ -362,11 +386,11 @@ token_refused(const char *body, size_t len)
 }
 
 static int64_t
-poll_cursor(struct poller *p, int64_t now)
+poll_cursor(struct poller *p, enum signal s, int64_t now)
 {
 	int64_t cursor, floor = now -
 	    p->tenant->log_analytics.lookback * USEC_PER_SEC;
-	int rc = store_cursor_get(p->set->store, p->key, &cursor);
+	int rc = store_cursor_get(p->set->store, p->keys[s], &cursor);
 
 	/* First start: look back over the whole look-back window (the
 	 * README says so: what is found there alerts). */
@@ -375,14 +399,32 @@ poll_cursor(struct poller *p, int64_t now)
 	return cursor;
 }
 
-/* Store what the page held; advance the cursor only for a complete page. */
+/* What the source needs to build a request or read a page: the signals
+ * read together and each one's cursor. */
+static void
+poll_ctx(struct poller *p, struct source_ctx *ctx)
+{
+	memset(ctx, 0, sizeof *ctx);
+	ctx->tenant = p->tenant;
+	ctx->signal = p->signal;
+	ctx->now_us = time_now_us();
+	for (int s = 0; s < SIGNAL_COUNT; s++)
+		if (p->keys[s] != NULL)
+			ctx->cursors_us[s] = poll_cursor(p, (enum signal)s,
+			    ctx->now_us);
+	ctx->cursor_us = ctx->cursors_us[p->signal];
+	if ((p->signals & (p->signals - 1)) != 0)
+		ctx->together = p->signals;
+}
+
+/* Store what the pages held; advance each signal's cursor (to the last
+ * ingestion time of its own rows) only for a complete read. */
 static int
 poll_store(struct poller *p, struct record_list *recs,
-    const struct page_info *info, int64_t cursor, size_t *nnew)
+    const struct page_info *info, const int64_t *cursors, size_t *nnew)
 {
 	struct store *st = p->set->store;
 	int64_t now = time_now_us();
-	int advance = !info->partial && info->max_ingest_us > cursor;
 
 	*nnew = 0;
 	if (store_begin(st) == -1)
@@ -395,11 +437,17 @@ poll_store(struct poller *p, struct record_list *recs,
 			goto fail;
 		*nnew += (size_t)rc;
 	}
-	if (advance && store_cursor_set(st, p->key, info->max_ingest_us) == -1)
-		goto fail;
-	if (store_poll_result(st, p->key, !info->partial, now,
-	    info->partial ? info->partial_why : NULL) == -1)
-		goto fail;
+	for (int s = 0; s < SIGNAL_COUNT; s++) {
+		if (p->keys[s] == NULL)
+			continue;
+		if (!info->partial && info->signal_max_ingest_us[s] >
+		    cursors[s] && store_cursor_set(st, p->keys[s],
+		    info->signal_max_ingest_us[s]) == -1)
+			goto fail;
+		if (store_poll_result(st, p->keys[s], !info->partial, now,
+		    info->partial ? info->partial_why : NULL) == -1)
+			goto fail;
+	}
 	if (store_commit(st) == -1)
 		goto fail;
 	return 0;
@@ -465,8 +513,7 @@ response_cb(const struct http_response *r, void *arg)
 		 * found nothing; the cursor stays where it is. */
 		log_info("poller %s: HTTP 204 No Content (empty workspace); "
 		    "cursor kept", p->key);
-		if (store_poll_result(p->set->store, p->key, 1, time_now_us(),
-		    NULL) == -1)
+		if (poll_record_status(p, 1, NULL) == -1)
 			log_warnx("poller %s: could not record the poll",
 			    p->key);
 		poll_finish(p, 1, -1);
@@ -496,11 +543,7 @@ response_cb(const struct http_response *r, void *arg)
 		return;
 	}
 
-	memset(&ctx, 0, sizeof ctx);
-	ctx.tenant = p->tenant;
-	ctx.signal = p->signal;
-	ctx.now_us = time_now_us();
-	ctx.cursor_us = poll_cursor(p, ctx.now_us);
+	poll_ctx(p, &ctx);
 	memset(&info, 0, sizeof info);
 	record_list_init(&recs);
 	if (p->src->parse(&ctx, r->body, r->body_len, &recs, &info,
@@ -528,26 +571,26 @@ response_cb(const struct http_response *r, void *arg)
 		poll_send(p);
 		return;
 	}
-	poll_complete(p, ctx.cursor_us);
+	poll_complete(p, ctx.cursors_us);
 }
 
 /* Every page is in: store the records (and the cursor) in one
  * transaction, then evaluate the rules. */
 static void
-poll_complete(struct poller *p, int64_t cursor_us)
+poll_complete(struct poller *p, const int64_t *cursors)
 {
 	struct page_info *info = &p->acc_info;
 	struct record_list *recs = &p->acc;
 	char stamp[TIME_ISO_LEN];
 	size_t nnew;
 
-	if (poll_store(p, recs, info, cursor_us, &nnew) == -1) {
+	if (poll_store(p, recs, info, cursors, &nnew) == -1) {
 		poll_fail(p, -1, "could not store %zu records; they will be "
 		    "fetched again", recs->n);
 		return;
 	}
-	time_format_iso8601(info->max_ingest_us > cursor_us ?
-	    info->max_ingest_us : cursor_us, stamp);
+	time_format_iso8601(info->max_ingest_us > cursors[p->signal] ?
+	    info->max_ingest_us : cursors[p->signal], stamp);
 	log_debug("poller %s: %d page%s, %zu rows, %zu break-glass records, "
 	    "%zu new, cursor %s", p->key, p->pages, p->pages == 1 ? "" : "s",
 	    info->rows, recs->n, nnew, stamp);
@@ -631,11 +674,7 @@ poll_send(struct poller *p)
 
 	if (poll_budget_wait(p))
 		return;
-	memset(&ctx, 0, sizeof ctx);
-	ctx.tenant = p->tenant;
-	ctx.signal = p->signal;
-	ctx.now_us = time_now_us();
-	ctx.cursor_us = poll_cursor(p, ctx.now_us);
+	poll_ctx(p, &ctx);
 	memset(&req, 0, sizeof req);
 	if (p->next_url != NULL) {
 		/* The next page of this poll: its link was checked by the
@@ -761,11 +800,29 @@ static struct poller *
 pollers_find(struct pollers *set, const struct tenant_config *t,
     enum source_kind kind, enum signal sig)
 {
+	/* Log Analytics: one poller per tenant reads every signal. */
 	for (size_t i = 0; i < set->n; i++)
 		if (set->v[i]->tenant == t && set->v[i]->src->kind == kind &&
-		    set->v[i]->signal == sig)
+		    (kind == SOURCE_LOG_ANALYTICS || set->v[i]->signal == sig))
 			return set->v[i];
 	return NULL;
+}
+
+/* The name in logs: the key of its signal, or of its signals joined
+ * ("contoso/log_analytics/sign_in+audit"). */
+static void
+poller_name(struct poller *p)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "%s/%s/", p->tenant->name, p->src->name);
+	for (int s = 0, n = 0; s < SIGNAL_COUNT; s++)
+		if (p->keys[s] != NULL)
+			buf_printf(&b, "%s%s", n++ > 0 ? "+" : "",
+			    signal_name((enum signal)s));
+	free(p->key);
+	p->key = buf_steal(&b);
 }
 
 static void
@@ -783,6 +840,8 @@ poller_free(struct poller *p)
 	freezero_str(p->token);
 	poll_pages_clear(p);
 	free(p->key);
+	for (int s = 0; s < SIGNAL_COUNT; s++)
+		free(p->keys[s]);
 	free(p);
 }
 
@@ -840,24 +899,23 @@ pollers_la_requests_per_30s(const struct config *c)
 {
 	double per30 = 0;
 
+	/* One query per tenant (every signal in it) at the shortest
+	 * frequency of its rules. */
 	for (size_t t = 0; t < c->ntenants; t++) {
-		for (int sig = 0; sig < SIGNAL_COUNT; sig++) {
-			int64_t freq = 0;
+		int64_t freq = 0;
 
-			for (size_t r = 0; r < c->nrules; r++) {
-				const struct rule_config *rule = &c->rules[r];
+		for (size_t r = 0; r < c->nrules; r++) {
+			const struct rule_config *rule = &c->rules[r];
 
-				if (!rule->enabled ||
-				    rule->source != SOURCE_LOG_ANALYTICS ||
-				    (int)rule->signal != sig ||
-				    !rule_has_tenant(rule, c->tenants[t].name))
-					continue;
-				if (freq == 0 || rule->frequency < freq)
-					freq = rule->frequency;
-			}
-			if (freq > 0)
-				per30 += 30.0 / (double)freq;
+			if (!rule->enabled ||
+			    rule->source != SOURCE_LOG_ANALYTICS ||
+			    !rule_has_tenant(rule, c->tenants[t].name))
+				continue;
+			if (freq == 0 || rule->frequency < freq)
+				freq = rule->frequency;
 		}
+		if (freq > 0)
+			per30 += 30.0 / (double)freq;
 	}
 	return per30;
 }
@@ -999,6 +1057,13 @@ pollers_set_config(struct pollers *set, const struct config *c)
 				    p->frequency_us)
 					p->frequency_us = rule->frequency *
 					    USEC_PER_SEC;
+				if (p->keys[rule->signal] == NULL) {
+					p->signals |= SIGNAL_BIT(rule->signal);
+					p->keys[rule->signal] = poller_key(
+					    tc->name, src->name,
+					    signal_name(rule->signal));
+					poller_name(p);
+				}
 				continue;
 			}
 			p = xcalloc(1, sizeof *p);
@@ -1006,9 +1071,11 @@ pollers_set_config(struct pollers *set, const struct config *c)
 			p->tenant = tc;
 			p->src = src;
 			p->signal = rule->signal;
+			p->signals = SIGNAL_BIT(rule->signal);
 			p->frequency_us = rule->frequency * USEC_PER_SEC;
-			p->key = poller_key(tc->name, src->name,
+			p->keys[rule->signal] = poller_key(tc->name, src->name,
 			    signal_name(rule->signal));
+			poller_name(p);
 			p->auth = pollers_auth(set, tc, src->scope(tc));
 			p->timer = evtimer_new(set->base, poll_start_cb, p);
 			if (src->kind == SOURCE_GRAPH) {

@@ -7,6 +7,11 @@
  * accounts, the columns it projects, the columns that carry JSON text and
  * the function that turns a row into a record. Entries marked enabled are
  * offered by supports(): all three signals in this build.
+ *
+ * Signals of one tenant polled together share one query: a union of one
+ * leg per table, each leg with its own cursor, each row tagged GwSignal.
+ * JSON columns go out as text (tostring) in every leg, so the legs agree
+ * on their types and the union has one column of each name.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -82,6 +87,7 @@ static const char *const la_col_names[COL_COUNT] = {
 
 struct la_page {
 	const struct source_ctx	*ctx;
+	enum signal		 signal;	/* of the row being read */
 	struct la_table		 t;
 	int			 col[COL_COUNT];
 };
@@ -211,33 +217,93 @@ la_ids(const struct tenant_config *tenant, struct buf *ids, char **err)
 	return 0;
 }
 
-static char *
-la_kql(const struct la_signal *sig, const struct source_ctx *ctx,
-    const char *ids)
+/* One table's rows of the accounts ingested after cursor_us (minus the
+ * overlap); tagged: the leg of a union. */
+static void
+la_kql_leg(struct buf *b, const struct la_signal *sig,
+    const struct source_ctx *ctx, int64_t cursor_us, const char *ids,
+    int tagged)
 {
 	const struct la_config *la = &ctx->tenant->log_analytics;
 	char since[TIME_ISO_LEN], after[TIME_ISO_LEN];
 	int64_t since_us, after_us;
-	struct buf b;
 
 	/* The cursor minus the overlap, never before the look-back: rows
 	 * older than that are outside TimeGenerated's filter anyway. */
 	since_us = ctx->now_us - la->lookback * USEC_PER_SEC;
-	after_us = ctx->cursor_us - la->overlap * USEC_PER_SEC;
-	if (ctx->cursor_us <= 0 || after_us < since_us)
+	after_us = cursor_us - la->overlap * USEC_PER_SEC;
+	if (cursor_us <= 0 || after_us < since_us)
 		after_us = since_us;
 	time_format_iso8601(since_us, since);
 	time_format_iso8601(after_us, after);
 
+	buf_printf(b, "%s\n", sig->table);
+	buf_printf(b, "| where TimeGenerated >= datetime(%s)\n", since);
+	buf_printf(b, "| where ingestion_time() > datetime(%s)\n", after);
+	sig->filter(b, ids);
+	buf_puts(b, "| extend GwIngestionTime = ingestion_time()\n");
+	if (!tagged) {
+		buf_printf(b, "| project %s\n", sig->project);
+		return;
+	}
+	buf_printf(b, "| extend GwSignal = \"%s\"", signal_name(sig->signal));
+	for (size_t i = 0; sig->json_columns[i] != NULL; i++)
+		buf_printf(b, ", %s = tostring(%s)", sig->json_columns[i],
+		    sig->json_columns[i]);
+	buf_printf(b, "\n| project GwSignal, %s\n", sig->project);
+}
+
+static char *
+la_kql(const struct source_ctx *ctx, unsigned signals, const char *ids)
+{
+	const struct la_signal *sig;
+	struct buf b;
+	int n = 0;
+
 	buf_init(&b);
-	buf_printf(&b, "%s\n", sig->table);
-	buf_printf(&b, "| where TimeGenerated >= datetime(%s)\n", since);
-	buf_printf(&b, "| where ingestion_time() > datetime(%s)\n", after);
-	sig->filter(&b, ids);
-	buf_puts(&b, "| extend GwIngestionTime = ingestion_time()\n");
-	buf_printf(&b, "| project %s\n", sig->project);
+	if ((signals & (signals - 1)) == 0) {
+		sig = la_signal_find(ctx->signal);
+		la_kql_leg(&b, sig, ctx, ctx->cursor_us, ids, 0);
+	} else {
+		buf_puts(&b, "union\n");
+		for (int s = 0; s < SIGNAL_COUNT; s++) {
+			if ((signals & SIGNAL_BIT(s)) == 0)
+				continue;
+			buf_puts(&b, n++ == 0 ? "(" : ",\n(");
+			la_kql_leg(&b, la_signal_find((enum signal)s), ctx,
+			    ctx->cursors_us[s], ids, 1);
+			buf_putc(&b, ')');
+		}
+		buf_putc(&b, '\n');
+	}
 	buf_puts(&b, "| order by GwIngestionTime asc");
 	return buf_steal(&b);
+}
+
+/* The signals a poll reads (ctx->signal among them), each one this build
+ * has; 0 with *err otherwise. */
+static unsigned
+la_signals_of(const struct source_ctx *ctx, char **err)
+{
+	unsigned signals;
+
+	if ((unsigned)ctx->signal >= SIGNAL_COUNT ||
+	    (ctx->together >> SIGNAL_COUNT) != 0) {
+		*err = xstrdup("log_analytics: a signal not supported in this "
+		    "build");
+		return 0;
+	}
+	signals = ctx->together | SIGNAL_BIT(ctx->signal);
+	for (int s = 0; s < SIGNAL_COUNT; s++) {
+		if ((signals & SIGNAL_BIT(s)) != 0 &&
+		    la_signal_find((enum signal)s) == NULL) {
+			*err = xasprintf("log_analytics: signal %s not "
+			    "supported in this build",
+			    signal_name((enum signal)s));
+			return 0;
+		}
+	}
+	return signals;
 }
 
 static int
@@ -245,20 +311,17 @@ la_build(const struct source_ctx *ctx, struct source_req *req, char **err)
 {
 	const struct tenant_config *tenant = ctx->tenant;
 	const struct la_config *la = &tenant->log_analytics;
-	const struct la_signal *sig;
 	const char *endpoint = tenant->endpoints.log_analytics;
 	struct buf ids;
 	char *kql, *timespan, *body;
+	unsigned signals;
 	size_t elen;
 	json_t *o;
 
 	memset(req, 0, sizeof *req);
 	*err = NULL;
-	if ((sig = la_signal_find(ctx->signal)) == NULL) {
-		*err = xasprintf("log_analytics: signal %s not supported in "
-		    "this build", signal_name(ctx->signal));
+	if ((signals = la_signals_of(ctx, err)) == 0)
 		return -1;
-	}
 	if (!la->enabled || la->workspace_id == NULL || endpoint == NULL) {
 		*err = xasprintf("tenant %s has no log_analytics workspace",
 		    tenant->name);
@@ -282,7 +345,7 @@ la_build(const struct source_ctx *ctx, struct source_req *req, char **err)
 		buf_free(&ids);
 		return -1;
 	}
-	kql = la_kql(sig, ctx, buf_cstr(&ids));
+	kql = la_kql(ctx, signals, buf_cstr(&ids));
 	buf_free(&ids);
 
 	timespan = xasprintf("PT%lldS",
@@ -366,7 +429,7 @@ la_degraded(const struct la_page *p, size_t row, const char *why)
 {
 	log_warnx("tenant %s: log_analytics %s: tables[%zu].rows[%zu] of a "
 	    "break-glass account: %s; kept with a stand-in value",
-	    p->ctx->tenant->name, signal_name(p->ctx->signal), p->t.index,
+	    p->ctx->tenant->name, signal_name(p->signal), p->t.index,
 	    row, why);
 }
 
@@ -624,6 +687,10 @@ la_raw(const struct la_page *p, size_t row)
 		fatalx("%s: json_object", __func__);
 	for (size_t i = 0; i < p->t.ncolumns; i++) {
 		v = json_array_get(json_array_get(p->t.rows, row), i);
+		/* A union row has every leg's columns, the others' null. */
+		if (json_is_null(v) && (p->ctx->together &
+		    (p->ctx->together - 1)) != 0)
+			continue;
 		if (json_object_set(o, p->t.columns[i].name, v) != 0)
 			fatalx("%s: json_object_set", __func__);
 	}
@@ -635,6 +702,26 @@ la_raw(const struct la_page *p, size_t row)
 	return s;
 }
 
+/* The signal of a union row, from its GwSignal cell; -1 (logged) when it
+ * names none of the poll's. */
+static int
+la_row_signal(const struct la_page *p, size_t row, unsigned signals,
+    int col)
+{
+	const char *name = la_table_string(&p->t, row, col);
+	enum signal s;
+
+	if (name == NULL || signal_from_name(name, &s) == -1 ||
+	    (signals & SIGNAL_BIT(s)) == 0) {
+		log_warnx("log_analytics: tenant %s: tables[%zu].rows[%zu]: "
+		    "GwSignal '%s' is not a signal of this query; row skipped",
+		    p->ctx->tenant->name, p->t.index, row,
+		    name != NULL ? name : "(null)");
+		return -1;
+	}
+	return (int)s;
+}
+
 static int
 la_parse(const struct source_ctx *ctx, const char *body, size_t len,
     struct record_list *out, struct page_info *pi, char **err)
@@ -643,29 +730,45 @@ la_parse(const struct source_ctx *ctx, const char *body, size_t len,
 	struct la_page p;
 	struct record *r;
 	int64_t ingest_us;
+	unsigned signals;
+	int tag_col = -1, s;
 	size_t i;
 
 	memset(pi, 0, sizeof *pi);
 	*err = NULL;
-	if ((sig = la_signal_find(ctx->signal)) == NULL) {
-		*err = xasprintf("log_analytics: signal %s not supported in "
-		    "this build", signal_name(ctx->signal));
+	if ((signals = la_signals_of(ctx, err)) == 0)
 		return -1;
-	}
 
 	memset(&p, 0, sizeof p);
 	p.ctx = ctx;
+	p.signal = ctx->signal;
 	if (la_table_parse(body, len, &p.t, err) != 0) {
 		la_table_free(&p.t);
 		return -1;
 	}
-	for (i = 0; sig->json_columns[i] != NULL; i++)
-		la_table_parse_json_column(&p.t,
-		    la_table_column(&p.t, sig->json_columns[i]));
+	for (s = 0; s < SIGNAL_COUNT; s++) {
+		if ((signals & SIGNAL_BIT(s)) == 0)
+			continue;
+		sig = la_signal_find((enum signal)s);
+		for (i = 0; sig->json_columns[i] != NULL; i++)
+			la_table_parse_json_column(&p.t,
+			    la_table_column(&p.t, sig->json_columns[i]));
+	}
 	for (i = 0; i < COL_COUNT; i++)
 		p.col[i] = la_table_column(&p.t, la_col_names[i]);
-	for (i = 0; p.t.nrows > 0 && sig->required[i] != COL_COUNT; i++) {
-		if (p.col[sig->required[i]] == -1) {
+	if ((signals & (signals - 1)) != 0 && p.t.nrows > 0 &&
+	    (tag_col = la_table_column(&p.t, "GwSignal")) == -1) {
+		*err = xasprintf("tables[%zu]: no GwSignal column", p.t.index);
+		la_table_free(&p.t);
+		return -1;
+	}
+	for (s = 0; s < SIGNAL_COUNT && p.t.nrows > 0; s++) {
+		if ((signals & SIGNAL_BIT(s)) == 0)
+			continue;
+		sig = la_signal_find((enum signal)s);
+		for (i = 0; sig->required[i] != COL_COUNT; i++) {
+			if (p.col[sig->required[i]] != -1)
+				continue;
 			*err = xasprintf("tables[%zu]: no %s column",
 			    p.t.index, la_col_names[sig->required[i]]);
 			la_table_free(&p.t);
@@ -674,13 +777,23 @@ la_parse(const struct source_ctx *ctx, const char *body, size_t len,
 	}
 
 	for (i = 0; i < p.t.nrows; i++) {
+		if (tag_col != -1) {
+			if ((s = la_row_signal(&p, i, signals, tag_col)) == -1)
+				continue;
+			p.signal = (enum signal)s;
+		}
 		ingest_us = 0;
 		if (la_table_time(&p.t, i, p.col[COL_INGEST],
-		    &ingest_us) == 0 && ingest_us > pi->max_ingest_us)
-			pi->max_ingest_us = ingest_us;
+		    &ingest_us) == 0) {
+			if (ingest_us > pi->max_ingest_us)
+				pi->max_ingest_us = ingest_us;
+			if (ingest_us > pi->signal_max_ingest_us[p.signal])
+				pi->signal_max_ingest_us[p.signal] = ingest_us;
+		}
+		sig = la_signal_find(p.signal);
 		if ((r = sig->row(&p, i)) == NULL)
 			continue;
-		r->signal = ctx->signal;
+		r->signal = p.signal;
 		r->tenant = xstrdup(ctx->tenant->name);
 		r->ingest_us = ingest_us;
 		r->raw = la_raw(&p, i);

@@ -10,11 +10,18 @@
 #include "config.h"
 #include "record.h"
 
+#define SIGNAL_BIT(s)	(1u << (unsigned)(s))
+
 struct source_ctx {
 	const struct tenant_config	*tenant;
 	enum signal			 signal;
 	int64_t				 cursor_us;	/* ingestion cursor */
 	int64_t				 now_us;
+	/* Log Analytics reads several signals of a tenant in one query (a
+	 * KQL union): their SIGNAL_BITs, and each one's cursor. 0 reads
+	 * signal alone, from cursor_us. */
+	unsigned			 together;
+	int64_t				 cursors_us[SIGNAL_COUNT];
 };
 
 struct source_req {
@@ -29,6 +36,9 @@ struct page_info {
 	char	*partial_why;	/* the service's message, for the log */
 	char	*next_url;	/* another page to fetch, or NULL */
 	int64_t	 max_ingest_us;	/* largest ingestion time on the page; 0 */
+	/* The same per signal (a union query advances each cursor on its
+	 * own rows). */
+	int64_t	 signal_max_ingest_us[SIGNAL_COUNT];
 	size_t	 rows;		/* rows on the page, break-glass or not */
 };
 

@@ -4,6 +4,7 @@ sign-ins (AADNonInteractiveUserSignInLogs, whose structured columns are JSON
 text) and audit events (AuditLogs) where a break-glass account is the
 target or the initiator.  Each pages once; other users' events do not."""
 
+import calendar
 import os
 import sys
 import time
@@ -36,6 +37,14 @@ def app_initiator(name="Microsoft Graph"):
     return {"app": {"displayName": name, "appId": None,
                     "servicePrincipalId": APP_SP_ID,
                     "servicePrincipalName": None}}
+
+
+def iso_us(text):
+    """Microseconds since the epoch of an ISO 8601 UTC time (7 digits of
+    fraction, as Log Analytics writes them, cut to 6)."""
+    whole, _, frac = text.rstrip("Z").partition(".")
+    secs = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    return secs * 1000000 + int((frac + "000000")[:6])
 
 
 class SignalsTest(gwtest.TestCase):
@@ -205,7 +214,7 @@ class SignalsTest(gwtest.TestCase):
 
     # -- all three at once
 
-    def test_three_signals_three_pollers(self):
+    def test_three_signals_one_union_query_three_cursors(self):
         rules = []
         for name, signal in (("bg-sign-in", "sign_in"),
                              ("bg-non-interactive",
@@ -218,11 +227,14 @@ class SignalsTest(gwtest.TestCase):
                 "actions": ["soc-mail"],
                 "subject": "[Sev{severity}] {rule}: {upn}"})
         self.start_all(top={"rules": rules})
-        self.sim.signin(BG1, BG1_UPN)
-        self.sim.add_record({"UserId": BG2, "UserPrincipalName": BG2_UPN},
-                            table=NONINTERACTIVE)
-        self.audit("Disable account", app_initiator(),
-                   [user_target(BG1, BG1_UPN)])
+        # Ingested a second apart, so the three cursors differ.
+        recs = {"sign_in": self.sim.signin(BG1, BG1_UPN, ingest_delay=1),
+                "non_interactive_sign_in": self.sim.add_record(
+                    {"UserId": BG2, "UserPrincipalName": BG2_UPN},
+                    table=NONINTERACTIVE, ingest_delay=2),
+                "audit": self.audit("Disable account", app_initiator(),
+                                    [user_target(BG1, BG1_UPN)],
+                                    ingest_delay=3)}
         for name in ("bg-sign-in", "bg-non-interactive", "bg-audit"):
             self.wait_mails(1, rule=name)
         self.settle(after=time.time(), n=6)
@@ -231,15 +243,27 @@ class SignalsTest(gwtest.TestCase):
             "[Sev0] bg-audit: %s" % BG1_UPN,
             "[Sev0] bg-non-interactive: %s" % BG2_UPN,
             "[Sev0] bg-sign-in: %s" % BG1_UPN])
-        self.assertEqual(self.queried_tables(),
-                         {"SigninLogs", NONINTERACTIVE, "AuditLogs"})
-        # Each poller keeps its own cursor.
-        keys = sorted(r["poller"] for r in self.env.db(
-            "SELECT * FROM cursors"))
-        self.assertEqual(keys, ["contoso/log_analytics/audit",
-                                "contoso/log_analytics/"
-                                "non_interactive_sign_in",
-                                "contoso/log_analytics/sign_in"])
+        # One query per poll: a union with a leg per table.
+        queries = [q["query"] for q in self.sim.requests("query")
+                   if q.get("query")]
+        self.assertEqual(self.queried_tables(), {"union"})
+        for q in queries:
+            for table in ("SigninLogs", NONINTERACTIVE, "AuditLogs"):
+                self.assertIn("(%s\n" % table, q)
+        self.assertIn("poller contoso/log_analytics/"
+                      "sign_in+non_interactive_sign_in+audit: every 1.0s",
+                      self.daemon.output())
+        # Each signal keeps its own cursor: the last ingestion time of
+        # its own rows.
+        cursors = {r["poller"]: r["cursor_us"] for r in self.env.db(
+            "SELECT * FROM cursors")}
+        self.assertEqual(sorted(cursors), [
+            "contoso/log_analytics/audit",
+            "contoso/log_analytics/non_interactive_sign_in",
+            "contoso/log_analytics/sign_in"])
+        for key, rec in recs.items():
+            self.assertEqual(cursors["contoso/log_analytics/" + key],
+                             iso_us(rec["ingestion_time"]), key)
 
 
 if __name__ == "__main__":

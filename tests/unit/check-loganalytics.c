@@ -1397,6 +1397,140 @@ END_TEST
 /* The rule engine's matching over parsed audit records: activity,
  * category and service case-insensitive and trimmed, the en dash a
  * character like any other. */
+/* Signals polled together: one union query, each leg from its own
+ * cursor, JSON columns as text so the legs agree on types, rows tagged. */
+START_TEST(test_union_build)
+{
+	struct source_ctx ctx;
+	struct source_req req;
+	char *err = NULL, *kql;
+	json_t *o;
+
+	memset(&ctx, 0, sizeof ctx);
+	ctx.tenant = &tenant;
+	ctx.signal = SIGNAL_AUDIT;
+	ctx.now_us = us("2026-11-22T04:00:00Z");
+	ctx.together = SIGNAL_BIT(SIGNAL_SIGN_IN) | SIGNAL_BIT(SIGNAL_AUDIT);
+	ctx.cursors_us[SIGNAL_SIGN_IN] = us("2026-11-22T03:50:00Z");
+	ctx.cursors_us[SIGNAL_AUDIT] = us("2026-11-22T03:30:00Z");
+	ctx.cursor_us = ctx.cursors_us[SIGNAL_AUDIT];
+	ck_assert_msg(source_loganalytics_ops.build(&ctx, &req, &err) == 0,
+	    "%s", err);
+	o = json_loads(req.body, 0, NULL);
+	kql = xstrdup(json_string_value(json_object_get(o, "query")));
+	json_decref(o);
+	source_req_clear(&req);
+	ck_assert_str_eq(kql,
+	    "union\n"
+	    "(SigninLogs\n"
+	    "| where TimeGenerated >= datetime(2026-11-20T04:00:00.000000Z)\n"
+	    "| where ingestion_time() > datetime(2026-11-22T03:48:00.000000Z)\n"
+	    "| where UserId in~ (\"" BG1 "\", \"" BG2 "\")\n"
+	    "| extend GwIngestionTime = ingestion_time()\n"
+	    "| extend GwSignal = \"sign_in\", LocationDetails = "
+	    "tostring(LocationDetails), Status = tostring(Status), "
+	    "DeviceDetail = tostring(DeviceDetail)\n"
+	    "| project GwSignal, GwIngestionTime, TimeGenerated, "
+	    "CreatedDateTime, Id, UserId, UserPrincipalName, IPAddress, "
+	    "Location, LocationDetails, AppDisplayName, ResultType, "
+	    "ResultDescription, CorrelationId, Status, ClientAppUsed, "
+	    "UserAgent, ConditionalAccessStatus, AuthenticationRequirement\n"
+	    "),\n"
+	    "(AuditLogs\n"
+	    "| where TimeGenerated >= datetime(2026-11-20T04:00:00.000000Z)\n"
+	    "| where ingestion_time() > datetime(2026-11-22T03:28:00.000000Z)\n"
+	    "| where tostring(InitiatedBy.user.id) in~ (\"" BG1 "\", \""
+	    BG2 "\") or TargetResources has_any (\"" BG1 "\", \"" BG2
+	    "\")\n"
+	    "| extend GwIngestionTime = ingestion_time()\n"
+	    "| extend GwSignal = \"audit\", InitiatedBy = "
+	    "tostring(InitiatedBy), TargetResources = tostring(TargetResources), "
+	    "AdditionalDetails = tostring(AdditionalDetails)\n"
+	    "| project GwSignal, GwIngestionTime, TimeGenerated, "
+	    "ActivityDateTime, Id, ActivityDisplayName, OperationName, "
+	    "Category, LoggedByService, Result, ResultReason, CorrelationId, "
+	    "InitiatedBy, TargetResources, AdditionalDetails\n"
+	    ")\n"
+	    "| order by GwIngestionTime asc");
+	free(kql);
+
+	/* A signal outside the build's is refused. */
+	ctx.together = SIGNAL_BIT(SIGNAL_COUNT);
+	ck_assert_int_eq(source_loganalytics_ops.build(&ctx, &req, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "not supported"));
+	free(err);
+}
+END_TEST
+
+/* A union page: each row read by its own signal's rules, each signal's
+ * last ingestion time apart, a row of a signal not asked for skipped. */
+START_TEST(test_union_parse)
+{
+	static const char body[] =
+	    "{\"tables\":[{\"name\":\"PrimaryResult\",\"columns\":["
+	    "{\"name\":\"GwSignal\",\"type\":\"string\"},"
+	    "{\"name\":\"GwIngestionTime\",\"type\":\"datetime\"},"
+	    "{\"name\":\"TimeGenerated\",\"type\":\"datetime\"},"
+	    "{\"name\":\"CreatedDateTime\",\"type\":\"datetime\"},"
+	    "{\"name\":\"Id\",\"type\":\"string\"},"
+	    "{\"name\":\"UserId\",\"type\":\"string\"},"
+	    "{\"name\":\"UserPrincipalName\",\"type\":\"string\"},"
+	    "{\"name\":\"ResultType\",\"type\":\"string\"},"
+	    "{\"name\":\"Status\",\"type\":\"string\"},"
+	    "{\"name\":\"ActivityDateTime\",\"type\":\"datetime\"},"
+	    "{\"name\":\"ActivityDisplayName\",\"type\":\"string\"},"
+	    "{\"name\":\"Result\",\"type\":\"string\"},"
+	    "{\"name\":\"InitiatedBy\",\"type\":\"string\"},"
+	    "{\"name\":\"TargetResources\",\"type\":\"string\"}],"
+	    "\"rows\":["
+	    "[\"sign_in\",\"2026-11-22T03:55:00Z\",\"2026-11-22T03:54:00Z\","
+	    "\"2026-11-22T03:54:00Z\",\"s1\",\"" BG1 "\",\"bg1@x\",\"0\","
+	    "\"{\\\"errorCode\\\":0}\",null,null,null,null,null],"
+	    "[\"audit\",\"2026-11-22T03:52:00Z\",\"2026-11-22T03:51:00Z\","
+	    "null,\"a1\",null,null,null,null,\"2026-11-22T03:51:00Z\","
+	    "\"Update user\",\"success\",\"{}\",\"[{\\\"id\\\":\\\""
+	    BG2 "\\\",\\\"userPrincipalName\\\":\\\"bg2@x\\\","
+	    "\\\"modifiedProperties\\\":[]}]\"],"
+	    "[\"non_interactive_sign_in\",\"2026-11-22T03:59:00Z\","
+	    "\"2026-11-22T03:58:00Z\",\"2026-11-22T03:58:00Z\",\"n1\",\""
+	    BG1 "\",\"bg1@x\",\"0\",null,null,null,null,null,null]"
+	    "]}]}";
+	struct source_ctx ctx;
+	struct record_list out;
+	struct page_info pi;
+	char *err = NULL;
+
+	memset(&ctx, 0, sizeof ctx);
+	ctx.tenant = &tenant;
+	ctx.signal = SIGNAL_SIGN_IN;
+	ctx.now_us = us("2026-11-22T04:00:00Z");
+	ctx.together = SIGNAL_BIT(SIGNAL_SIGN_IN) | SIGNAL_BIT(SIGNAL_AUDIT);
+	record_list_init(&out);
+	ck_assert_msg(source_loganalytics_ops.parse(&ctx, body,
+	    sizeof body - 1, &out, &pi, &err) == 0, "%s", err);
+	ck_assert_uint_eq(pi.rows, 3);
+	ck_assert_uint_eq(out.n, 2);
+	ck_assert_str_eq(out.v[0]->id, "s1");
+	ck_assert_int_eq(out.v[0]->signal, SIGNAL_SIGN_IN);
+	ck_assert_int_eq(out.v[0]->success, 1);
+	ck_assert_str_eq(out.v[1]->id, "a1");
+	ck_assert_int_eq(out.v[1]->signal, SIGNAL_AUDIT);
+	ck_assert_str_eq(out.v[1]->user_id, BG2);
+	ck_assert_str_eq(out.v[1]->activity, "Update user");
+	/* The other leg's columns are not in the raw row. */
+	ck_assert_ptr_null(strstr(out.v[1]->raw, "CreatedDateTime"));
+	ck_assert_int_eq(pi.signal_max_ingest_us[SIGNAL_SIGN_IN],
+	    us("2026-11-22T03:55:00Z"));
+	ck_assert_int_eq(pi.signal_max_ingest_us[SIGNAL_AUDIT],
+	    us("2026-11-22T03:52:00Z"));
+	/* The skipped row moves no cursor. */
+	ck_assert_int_eq(pi.signal_max_ingest_us[SIGNAL_NON_INTERACTIVE], 0);
+	ck_assert_int_eq(pi.max_ingest_us, us("2026-11-22T03:55:00Z"));
+	record_list_clear(&out);
+	page_info_clear(&pi);
+}
+END_TEST
+
 START_TEST(test_audit_rule_matching)
 {
 	struct rule_config rule;
@@ -1486,6 +1620,8 @@ loganalytics_suite(void)
 	tcase_add_test(tc, test_noninteractive_page);
 	tcase_add_test(tc, test_audit_page);
 	tcase_add_test(tc, test_audit_rule_matching);
+	tcase_add_test(tc, test_union_build);
+	tcase_add_test(tc, test_union_parse);
 	suite_add_tcase(s, tc);
 	return s;
 }
