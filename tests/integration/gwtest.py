@@ -162,7 +162,8 @@ class SimTenant:
     """A running tests/sim/simtenant.py and its control API."""
 
     def __init__(self, env, cert="server", token_ttl=None, port=0,
-                 client_cert=None, imds=False, imds_client_id=None):
+                 client_cert=None, imds=False, imds_client_id=None,
+                 tenant_id=TENANT_ID):
         """client_cert: the name (under the test PKI, without .pem) of
         the app certificate whose client assertions the token endpoint
         accepts; imds: also serve the managed identity endpoint at
@@ -175,7 +176,7 @@ class SimTenant:
         args = [PYTHON, os.path.join(SIM_DIR, "simtenant.py"),
                 "--cert", env.cert(cert + ".pem"),
                 "--key", env.cert(cert + ".key"),
-                "--tenant-id", TENANT_ID, "--client-id", CLIENT_ID,
+                "--tenant-id", tenant_id, "--client-id", CLIENT_ID,
                 "--client-secret-file", env.client_secret_file,
                 "--workspace-id", WORKSPACE_ID,
                 "--port", str(port), "--control-port", "0",

@@ -74,5 +74,45 @@ class TenantsTest(gwtest.TestCase):
         self.assertEqual(len(self.smtp.rule_mails(RULE)), 2)
 
 
+    def test_two_tenants_read_from_graph_each_in_its_own_budget(self):
+        fabrikam_id = "22222222-3333-4444-8555-666666666666"
+        self.sim = self.env.start_sim()
+        self.sim2 = self.env.start_sim(tenant_id=fabrikam_id)
+        self.smtp = self.env.start_smtp()
+        graph = {"lookback": "2h"}
+        cfg = self.env.config(self.sim, self.smtp, rule={"source": "graph"},
+                              tenant={"graph": graph, "endpoints": {
+                                  "login": self.sim.url,
+                                  "log_analytics": self.sim.url,
+                                  "graph": self.sim.url}})
+        other = copy.deepcopy(cfg["tenants"][0])
+        other.update(name="fabrikam", tenant_id=fabrikam_id,
+                     endpoints={"login": self.sim2.url,
+                                "log_analytics": self.sim2.url,
+                                "graph": self.sim2.url})
+        cfg["tenants"].append(other)
+        self.daemon = self.env.start_daemon(self.env.write_config(cfg))
+        # fabrikam is throttled for 5 s; contoso's budget is its own.
+        self.sim2.fault(path="graph", status=429, retry_after=5)
+        self.sim.signin(BG1, BG1_UPN)
+        self.sim2.signin(BG2, BG2_UPN)
+        mails = self.wait_mails(2, timeout=60)
+        self.assertEqual(sorted(self.tenant_of(m) for m in mails),
+                         ["contoso", "fabrikam"])
+        t429 = [r["t"] for r in self.sim2.requests("graph")
+                if r["status"] == 429]
+        self.assertEqual(len(t429), 1)
+        during = [r for r in self.sim.requests("graph")
+                  if t429[0] < r["t"] < t429[0] + 4]
+        self.assertNotEqual(during, [], "contoso waited for fabrikam")
+        # Each tenant's token came from its own token endpoint.
+        for sim in (self.sim, self.sim2):
+            self.assertGreaterEqual(len(sim.requests("token")), 1)
+            self.assertEqual([r for r in sim.requests("graph")
+                              if r["status"] == 401], [])
+        time.sleep(gwtest.scaled(2))
+        self.assertEqual(len(self.smtp.rule_mails(RULE)), 2)
+
+
 if __name__ == "__main__":
     gwtest.main()
