@@ -52,6 +52,11 @@ class QueryFaultTest(gwtest.TestCase):
     def test_truncated_and_malformed_bodies(self):
         self.survives([{"kind": "truncated"}, {"kind": "malformed"}])
 
+    def test_body_over_the_cap(self):
+        self.survives([{"kind": "oversize", "size": 512 * 1024}],
+                      top={"http": {"max_response": "256KiB"}})
+        self.assertIn("larger than 262144 bytes", self.daemon.output())
+
     def test_dropped_connection_and_a_stall_past_the_http_timeout(self):
         self.survives([{"kind": "drop"}, {"kind": "delay", "delay": 5}],
                       top={"http": {"timeout": "2s"}})
