@@ -172,6 +172,7 @@ daemon_reload(struct daemon *d)
 	/* Swap. Cursors, records and pending deliveries live in the store,
 	 * keyed by names, so they carry over to the new configuration. */
 	outbox_set_notifiers(d->outbox, nv, nn);
+	outbox_set_system_actions(d->outbox, &c->system_actions);
 	rules_set_config(d->rules, c);
 	pollers_set_config(d->pollers, c);
 	apply_log_settings(d, c);
@@ -440,6 +441,7 @@ daemon_run(const struct daemon_opts *opts)
 		return EXIT_CONFIG;
 	}
 	outbox_set_notifiers(d.outbox, d.notifiers, d.nnotifiers);
+	outbox_set_system_actions(d.outbox, &d.config->system_actions);
 	outbox_on_change(d.outbox, outbox_change_cb, &d);
 	d.rules = rules_new(d.base, d.store, d.outbox);
 	d.pollers = pollers_new(d.base, d.http, d.store, d.rules);

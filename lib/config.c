@@ -599,6 +599,16 @@ static const struct opt_spec retry_opts[] = {
 };
 #undef RT
 
+#define RL(f)	offsetof(struct rate_limit_config, f)
+static const struct opt_spec rate_limit_opts[] = {
+	{ .key = "count", .type = OPT_INT, .offset = RL(count),
+	  .flags = OPT_REQUIRED },
+	{ .key = "per", .type = OPT_DURATION, .offset = RL(per),
+	  .flags = OPT_REQUIRED },
+	OPT_END
+};
+#undef RL
+
 static void
 notifier_common_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 {
@@ -607,6 +617,18 @@ notifier_common_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 	if (n->retry.initial > n->retry.max)
 		cfg_error(cfg, cfg_value(cfg, map, "retry"),
 		    "retry: initial must not be longer than max");
+	if (cfg_key(cfg, map, "rate_limit") != NULL &&
+	    (n->rate_limit.count < 1 || n->rate_limit.count > 1000000))
+		cfg_error(cfg, cfg_value(cfg, cfg_value(cfg, map,
+		    "rate_limit"), "count"), "rate_limit: count must be "
+		    "from 1 to 1000000");
+	if (n->fallback != NULL && n->name != NULL &&
+	    strcmp(n->fallback, n->name) == 0)
+		cfg_error(cfg, cfg_value(cfg, map, "fallback"), "fallback: "
+		    "a notifier cannot be its own fallback");
+	if (n->fallback == NULL && cfg_key(cfg, map, "fallback_after") != NULL)
+		cfg_error(cfg, cfg_key(cfg, map, "fallback_after"),
+		    "fallback_after: needs a fallback");
 }
 
 #define N(f)	offsetof(struct notifier_config, f)
@@ -617,9 +639,11 @@ static const struct opt_spec notifier_opts[] = {
 	  .flags = OPT_REQUIRED },
 	{ .key = "retry", .type = OPT_MAP, .offset = N(retry),
 	  .sub = retry_opts },
-	{ .key = "fallback", .type = OPT_UNSUPPORTED },
-	{ .key = "fallback_after", .type = OPT_UNSUPPORTED },
-	{ .key = "rate_limit", .type = OPT_UNSUPPORTED },
+	{ .key = "fallback", .type = OPT_STRING, .offset = N(fallback) },
+	{ .key = "fallback_after", .type = OPT_DURATION,
+	  .offset = N(fallback_after), .def = "10m" },
+	{ .key = "rate_limit", .type = OPT_MAP, .offset = N(rate_limit),
+	  .sub = rate_limit_opts },
 	{ .key = NULL, .check = notifier_common_check }
 };
 #undef N
@@ -755,7 +779,8 @@ static const struct opt_spec config_opts[] = {
 	  .sub = history_opts },
 	{ .key = "posture", .type = OPT_UNSUPPORTED },
 	{ .key = "drills", .type = OPT_UNSUPPORTED },
-	{ .key = "system_actions", .type = OPT_UNSUPPORTED },
+	{ .key = "system_actions", .type = OPT_STRLIST,
+	  .offset = G(system_actions) },
 	{ .key = "tenants", .type = OPT_LIST, .offset = G(tenants),
 	  .sub = tenant_opts, .elem_size = sizeof(struct tenant_config),
 	  .count_offset = G(ntenants), .flags = OPT_REQUIRED },
@@ -847,6 +872,7 @@ check_references(struct cfg *cfg, yaml_node_t *root, struct config_yaml *y)
 {
 	struct config *c = &y->c;
 	yaml_node_t *rules = cfg_value(cfg, root, "rules");
+	yaml_node_t *list, *nlist;
 
 	check_unique(cfg, cfg_value(cfg, root, "tenants"), "tenant",
 	    tenant_name_of, c->tenants, c->ntenants);
@@ -854,10 +880,29 @@ check_references(struct cfg *cfg, yaml_node_t *root, struct config_yaml *y)
 	check_unique(cfg, cfg_value(cfg, root, "notifiers"), "notifier",
 	    notifier_name_of, y->notifiers.v, y->notifiers.n);
 
+	list = cfg_value(cfg, root, "system_actions");
+	for (size_t k = 0; k < c->system_actions.n; k++)
+		if (config_notifier(c, c->system_actions.v[k]) == NULL)
+			cfg_error(cfg, seq_item(cfg, list, k), "system_actions: "
+			    "no notifier is named '%s'", c->system_actions.v[k]);
+	if (list != NULL && c->system_actions.n == 0)
+		cfg_error(cfg, list, "system_actions: an empty list would "
+		    "leave system alerts (a blind monitor, a failed "
+		    "delivery) unsent");
+	nlist = cfg_value(cfg, root, "notifiers");
+	for (size_t k = 0; k < y->notifiers.n; k++) {
+		const struct notifier_config *n = &y->notifiers.v[k];
+
+		if (n->fallback != NULL &&
+		    config_notifier(c, n->fallback) == NULL)
+			cfg_error(cfg, cfg_value(cfg, seq_item(cfg, nlist, k),
+			    "fallback"), "fallback: no notifier is named '%s'",
+			    n->fallback);
+	}
+
 	for (size_t i = 0; i < y->rules.n; i++) {
 		const struct rule_config *r = &y->rules.v[i].r;
 		yaml_node_t *rn = seq_item(cfg, rules, i);
-		yaml_node_t *list;
 
 		list = cfg_value(cfg, rn, "actions");
 		for (size_t k = 0; k < r->actions.n; k++)
@@ -893,6 +938,20 @@ check_references(struct cfg *cfg, yaml_node_t *root, struct config_yaml *y)
 					    "break_glass account of tenant '%s'",
 					    r->accounts.v[k], tc->name);
 		}
+	}
+}
+
+/* DESIGN.md: system alerts go to every notifier that any rule uses when
+ * the file names none. */
+static void
+default_system_actions(struct config *c)
+{
+	for (size_t i = 0; i < c->nrules; i++) {
+		const struct strlist *a = &c->rules[i].actions;
+
+		for (size_t k = 0; k < a->n; k++)
+			if (!strlist_contains(&c->system_actions, a->v[k]))
+				strlist_add(&c->system_actions, a->v[k]);
 	}
 }
 
@@ -981,6 +1040,8 @@ config_load(const char *path, struct config_errors *errs)
 		y->c.nnotifiers = y->notifiers.n;
 		check_references(cfg, root, y);
 		check_history(cfg, root, y);
+		if (y->c.system_actions.n == 0)
+			default_system_actions(&y->c);
 		if (cfg_error_count(cfg) == 0 && y->c.nrules == 0)
 			cfg_error(cfg, cfg_value(cfg, root, "rules"),
 			    "rules: no rule is configured");
@@ -1039,6 +1100,7 @@ config_free(struct config *c)
 	for (size_t i = 0; i < c->nnotifiers; i++)
 		notifier_config_free(&c->notifiers[i]);
 	free(c->notifiers);
+	strlist_clear(&c->system_actions);
 	for (size_t i = 0; i < c->ntenants; i++)
 		cfg_free_fields(tenant_opts, &c->tenants[i]);
 	free(c->tenants);

@@ -114,12 +114,25 @@ struct retry_config {
 	int64_t	expire_after;
 };
 
+/* At most count messages per `per` seconds to one recipient; more are
+ * held and then sent as one batch. count 0: no limit. */
+struct rate_limit_config {
+	long	count;
+	int64_t	per;
+};
+
 struct notifier_config {
 	char				*name;
 	char				*type;
 	const struct notifier_ops	*ops;
 	void				*conf;	/* ops->conf_size bytes */
 	struct retry_config		 retry;
+	/* Another notifier the alert also goes to when a delivery through
+	 * this one failed for good, expired, or kept failing for
+	 * fallback_after seconds. NULL: none. */
+	char				*fallback;
+	int64_t				 fallback_after;
+	struct rate_limit_config	 rate_limit;
 };
 
 struct config {
@@ -137,6 +150,9 @@ struct config {
 	size_t			 nrules;
 	struct notifier_config	*notifiers;
 	size_t			 nnotifiers;
+	/* Where system alerts go (DESIGN.md "System alerts"); when the
+	 * file has no system_actions: every notifier a rule uses. */
+	struct strlist		 system_actions;
 };
 
 /* Every error of the file, each "FILE:LINE:COL: message". */

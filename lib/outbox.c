@@ -30,6 +30,7 @@
 #include "outbox.h"
 #include "store.h"
 #include "strlist.h"
+#include "sysalert.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -92,6 +93,7 @@ struct outbox {
 	struct event		 *rerecord;	/* retries storing them */
 	struct outbox_alerts	  alerts;
 
+	struct strlist		  system_actions;
 	struct strlist		  missing;	/* logged as not running */
 	int			  have_orphans;
 	int64_t			  next_sweep;
@@ -272,20 +274,45 @@ outbox_send_free_cb(evutil_socket_t fd, short events, void *arg)
 	outbox_send_free(arg);
 }
 
-/*
- * The hook for a delivery that will never be made: it failed permanently
- * or expired (the row is already stored so). DESIGN.md "Delivery": this
- * is where a later issue raises the Sev-1 system alert and starts the
- * notifier's fallback; a failed delivery of a system alert must only be
- * logged and counted, never re-alerted. For now it says so at crit, which
- * the journal and any log shipper keep.
- */
-static void
-outbox_permanent_failure(struct outbox *ob, const char *alert_id,
-    const char *notifier, const char *recipient, enum delivery_state state,
-    int attempts, const char *why)
+static int	outbox_enqueue_to(struct outbox *, const char *alert_id,
+		    const char *notifier);
+
+/* The fallback of notifier n gets the alert, once: its rows are keyed
+ * (alert, notifier, recipient), so asking again adds nothing. Inside the
+ * caller's transaction; -1 on a store error. */
+static int
+outbox_fall_back(struct outbox *ob, const struct notifier_config *nc,
+    const char *alert_id, const char *why)
 {
-	(void)ob;
+	int added;
+
+	if (nc == NULL || nc->fallback == NULL)
+		return 0;
+	if ((added = outbox_enqueue_to(ob, alert_id, nc->fallback)) > 0)
+		log_warnx("alert %s: %s is failing (%s); sent through its "
+		    "fallback %s too", alert_id, nc->name, why != NULL ? why :
+		    "-", nc->fallback);
+	return added == -1 ? -1 : 0;
+}
+
+/*
+ * A delivery that will never be made: it failed for good or expired (its
+ * row is stored so in the caller's transaction, which this joins).
+ * DESIGN.md "Delivery": the notifier's fallback starts at once, and a
+ * Sev-1 system alert says what was lost, unless the alert was a system
+ * alert itself: that is only logged, never re-alerted. nc is NULL when
+ * the notifier is no longer configured. -1 on a store error.
+ */
+static int
+outbox_escalate(struct outbox *ob, const struct notifier_config *nc,
+    const char *alert_id, enum alert_kind kind, const char *notifier,
+    const char *recipient, enum delivery_state state, int attempts,
+    const char *why)
+{
+	struct alert *sa;
+	char *title, *detail;
+	int rc;
+
 	if (state == DELIVERY_EXPIRED)
 		log_crit("delivery of alert %s via %s to %s expired after %d "
 		    "retr%s: %s", alert_id, notifier, recipient, attempts,
@@ -294,6 +321,67 @@ outbox_permanent_failure(struct outbox *ob, const char *alert_id,
 		log_crit("delivery of alert %s via %s to %s failed "
 		    "permanently: %s", alert_id, notifier, recipient,
 		    why != NULL ? why : "-");
+	if (outbox_fall_back(ob, nc, alert_id, why) == -1)
+		return -1;
+	if (kind == ALERT_SYSTEM)
+		return 0;
+
+	title = xasprintf("delivery of alert %s via %s %s", alert_id,
+	    notifier, state == DELIVERY_EXPIRED ? "expired" : "failed");
+	detail = xasprintf("The alert %s could not be delivered through "
+	    "notifier %s to %s and will not be retried (%s after %d "
+	    "attempt%s): %s. %s Check the notifier and read the alert in "
+	    "glasswatchd --history.", alert_id, notifier, recipient,
+	    state == DELIVERY_EXPIRED ? "expired" : "refused", attempts,
+	    attempts == 1 ? "" : "s", why != NULL ? why : "-",
+	    nc != NULL && nc->fallback != NULL ?
+	    "It was sent through the fallback notifier." :
+	    "The notifier has no fallback.");
+	sa = sysalert_new(1, title, detail, NULL, NULL);
+	rc = sysalert_queue(ob->store, ob, &ob->system_actions, sa);
+	alert_free(sa);
+	free(title);
+	free(detail);
+	return rc == -1 ? -1 : 0;
+}
+
+/* The kind of a stored alert (system alerts are never re-alerted);
+ * ALERT_EVENT when it cannot be read. */
+static enum alert_kind
+outbox_alert_kind(struct outbox *ob, const char *alert_id)
+{
+	struct alert *a;
+	enum alert_kind kind = ALERT_EVENT;
+
+	if (store_alert_load(ob->store, alert_id, &a) == 1) {
+		kind = a->kind;
+		alert_free(a);
+	}
+	return kind;
+}
+
+/* What an outcome sets off beside its row, in the same transaction: a
+ * delivery lost for good escalates; one still failing after the
+ * notifier's fallback_after brings in the fallback. */
+static int
+outbox_record_escalate(struct outbox *ob, struct outbox_send *s,
+    enum delivery_state state, int attempts, const char *why, int64_t now)
+{
+	const struct notifier_config *nc = s->d.notifier->cfg;
+
+	switch (state) {
+	case DELIVERY_FAILED:
+	case DELIVERY_EXPIRED:
+		return outbox_escalate(ob, nc, s->d.alert_id,
+		    s->alert->alert->kind, s->d.notifier_name, s->d.recipient,
+		    state, attempts, why);
+	case DELIVERY_PENDING:
+		if (now - s->created_us >= outbox_sec(nc->fallback_after))
+			return outbox_fall_back(ob, nc, s->d.alert_id, why);
+		return 0;
+	default:
+		return 0;
+	}
 }
 
 /* Write the outcome of a send: its row and its line of history, in one
@@ -351,6 +439,7 @@ outbox_record(struct outbox *ob, struct outbox_send *s,
 	    d->recipient, state, attempts, next, error, now) == -1 ||
 	    store_delivery_attempt(ob->store, d->alert_id, d->notifier_name,
 	    d->recipient, now, what, why) == -1 ||
+	    outbox_record_escalate(ob, s, state, attempts, why, now) == -1 ||
 	    (own && store_commit(ob->store) == -1)) {
 		if (own)
 			store_rollback(ob->store);
@@ -375,9 +464,7 @@ outbox_record(struct outbox *ob, struct outbox_send *s,
 		    "asked" : "", why != NULL ? why : "-");
 		break;
 	default:
-		outbox_permanent_failure(ob, d->alert_id, d->notifier_name,
-		    d->recipient, state, attempts, why);
-		break;
+		break;		/* said by outbox_escalate */
 	}
 	return 0;
 }
@@ -466,6 +553,26 @@ outbox_reap_cb(evutil_socket_t fd, short events, void *arg)
 		ob->change_cb(ob->change_arg);
 }
 
+/* A row that will never be sent, not from a send's outcome: stored as
+ * failed or expired and escalated in one transaction. */
+static int
+outbox_give_up(struct outbox *ob, const struct notifier_config *nc,
+    const struct delivery_row *row, enum delivery_state state,
+    enum alert_kind kind, const char *why, int64_t now)
+{
+	if (store_begin(ob->store) == -1)
+		return -1;
+	if (store_delivery_update(ob->store, row->alert_id, row->notifier,
+	    row->recipient, state, row->attempts, row->next_us, why,
+	    now) == -1 ||
+	    outbox_escalate(ob, nc, row->alert_id, kind, row->notifier,
+	    row->recipient, state, row->attempts, why) == -1) {
+		store_rollback(ob->store);
+		return -1;
+	}
+	return store_commit(ob->store);
+}
+
 /* Start one send. Returns -1 on a store error (the row stays pending). */
 static int
 outbox_start(struct outbox *ob, struct notifier *n,
@@ -480,14 +587,8 @@ outbox_start(struct outbox *ob, struct notifier *n,
 			return -1;
 		/* Cannot happen (a foreign key holds the alert), but a
 		 * row that can never be sent must not wait forever. */
-		if (store_delivery_update(ob->store, row->alert_id,
-		    row->notifier, row->recipient, DELIVERY_FAILED,
-		    row->attempts, row->next_us, "alert not found", now) == -1)
-			return -1;
-		outbox_permanent_failure(ob, row->alert_id, row->notifier,
-		    row->recipient, DELIVERY_FAILED, row->attempts,
-		    "alert not found in the store");
-		return 0;
+		return outbox_give_up(ob, NULL, row, DELIVERY_FAILED,
+		    ALERT_EVENT, "alert not found in the store", now);
 	}
 	if (store_delivery_update(ob->store, row->alert_id, row->notifier,
 	    row->recipient, DELIVERY_SENDING, row->attempts, row->next_us,
@@ -561,18 +662,12 @@ outbox_sweep(struct outbox *ob, int64_t now)
 		    now - OUTBOX_ORPHAN_EXPIRE, OUTBOX_ORPHAN_BATCH, &rows,
 		    &nrows) == -1)
 			continue;
-		for (size_t j = 0; j < nrows; j++) {
-			if (store_delivery_update(ob->store, rows[j].alert_id,
-			    rows[j].notifier, rows[j].recipient,
-			    DELIVERY_EXPIRED, rows[j].attempts,
-			    rows[j].next_us, "notifier not configured",
-			    now) == -1)
+		for (size_t j = 0; j < nrows; j++)
+			if (outbox_give_up(ob, NULL, &rows[j],
+			    DELIVERY_EXPIRED, outbox_alert_kind(ob,
+			    rows[j].alert_id), "the notifier is no longer "
+			    "configured", now) == -1)
 				break;
-			outbox_permanent_failure(ob, rows[j].alert_id,
-			    rows[j].notifier, rows[j].recipient,
-			    DELIVERY_EXPIRED, rows[j].attempts,
-			    "the notifier is no longer configured");
-		}
 		delivery_rows_free(rows, nrows);
 	}
 	strlist_clear(&names);
@@ -739,6 +834,7 @@ outbox_free(struct outbox *ob)
 		notifier_unref(ob->notifiers[i]);
 	free(ob->notifiers);
 	strlist_clear(&ob->missing);
+	strlist_clear(&ob->system_actions);
 	free(ob);
 }
 
@@ -773,42 +869,62 @@ outbox_set_notifiers(struct outbox *ob, struct notifier **v, size_t n)
 	outbox_kick(ob);
 }
 
-int
-outbox_enqueue(struct outbox *ob, const struct alert *a,
-    const struct strlist *actions)
+/* One delivery row per recipient of the notifier; rows already there are
+ * kept as they are. Returns rows added or -1. */
+static int
+outbox_enqueue_to(struct outbox *ob, const char *alert_id,
+    const char *notifier)
 {
-	struct strlist rcpt;
+	struct strlist rcpt = { NULL, 0 };
 	struct notifier *n;
 	int64_t now = time_now_us();
 	int added = 0, rc;
 
+	if ((n = outbox_find(ob, notifier)) == NULL) {
+		log_warnx("alert %s: notifier %s is not running; no delivery "
+		    "through it", alert_id, notifier);
+		return 0;
+	}
+	if (n->ops->recipients != NULL)
+		n->ops->recipients(n->cfg->conf, &rcpt);
+	else
+		strlist_add(&rcpt, "-");	/* one destination */
+	if (rcpt.n == 0)
+		log_warnx("alert %s: notifier %s has no recipients", alert_id,
+		    notifier);
+	for (size_t j = 0; j < rcpt.n; j++) {
+		rc = store_delivery_insert(ob->store, alert_id, notifier,
+		    rcpt.v[j], now);
+		if (rc == -1) {
+			added = -1;
+			break;
+		}
+		added += rc;
+	}
+	strlist_clear(&rcpt);
+	return added;
+}
+
+int
+outbox_enqueue(struct outbox *ob, const struct alert *a,
+    const struct strlist *actions)
+{
+	int added = 0, rc;
+
 	for (size_t i = 0; i < actions->n; i++) {
-		if ((n = outbox_find(ob, actions->v[i])) == NULL) {
-			log_warnx("alert %s: notifier %s is not running; no "
-			    "delivery through it", a->id, actions->v[i]);
-			continue;
-		}
-		rcpt.v = NULL;
-		rcpt.n = 0;
-		if (n->ops->recipients != NULL)
-			n->ops->recipients(n->cfg->conf, &rcpt);
-		else
-			strlist_add(&rcpt, "-");	/* one destination */
-		if (rcpt.n == 0)
-			log_warnx("alert %s: notifier %s has no recipients",
-			    a->id, actions->v[i]);
-		for (size_t j = 0; j < rcpt.n; j++) {
-			rc = store_delivery_insert(ob->store, a->id,
-			    actions->v[i], rcpt.v[j], now);
-			if (rc == -1) {
-				strlist_clear(&rcpt);
-				return -1;
-			}
-			added += rc;
-		}
-		strlist_clear(&rcpt);
+		if ((rc = outbox_enqueue_to(ob, a->id, actions->v[i])) == -1)
+			return -1;
+		added += rc;
 	}
 	return added;
+}
+
+void
+outbox_set_system_actions(struct outbox *ob, const struct strlist *actions)
+{
+	strlist_clear(&ob->system_actions);
+	for (size_t i = 0; i < actions->n; i++)
+		strlist_add(&ob->system_actions, actions->v[i]);
 }
 
 void

@@ -22,6 +22,9 @@ void		 outbox_free(struct outbox *);
  * name not in the set stay pending. */
 void		 outbox_set_notifiers(struct outbox *, struct notifier **,
 		     size_t);
+/* Where system alerts go (the config's system_actions); copied. */
+void		 outbox_set_system_actions(struct outbox *,
+		     const struct strlist *);
 /* Inside the caller's open transaction: one PENDING delivery row per
  * (notifier in actions, recipient). Unknown names are skipped with a
  * warning (config validation prevents them). Returns rows added or -1. */

@@ -21,6 +21,7 @@
 #include "outbox.h"
 #include "store.h"
 #include "strlist.h"
+#include "sysalert.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -59,6 +60,7 @@ static int		 hold;		/* keep sends until release_held */
 static struct delivery	*held[MAXSENT];
 static size_t		 nheld;
 static size_t		 fake_inflight, fake_max_inflight;
+static int		 always_retry[MAXNOTIFIERS];	/* by notifier */
 static int		 changes;
 
 static char		 tmp[] = "/tmp/check-outbox-XXXXXX";
@@ -109,7 +111,10 @@ fake_complete(struct delivery *d)
 {
 	struct step s = { DELIVER_OK, -1, NULL };
 
-	if (script_at < nscript)
+	if (d->notifier_name[0] == 'n' &&
+	    always_retry[atoi(d->notifier_name + 1)])
+		s.result = DELIVER_RETRY;
+	else if (script_at < nscript)
 		s = script[script_at++];
 	fake_inflight--;
 	d->retry_after = s.retry_after;
@@ -198,6 +203,7 @@ setup(void)
 	fake_inflight = fake_max_inflight = 0;
 	hold = changes = 0;
 	memset(nconf, 0, sizeof nconf);
+	memset(always_retry, 0, sizeof always_retry);
 	memset(ncfg, 0, sizeof ncfg);
 
 	ck_assert_ptr_nonnull(mkdtemp(tmp));
@@ -444,6 +450,115 @@ START_TEST(drop_failed)
 	    "request' FROM deliveries"), 1);
 	run_for(SEC / 5);
 	ck_assert_uint_eq(nsent, 1);
+}
+END_TEST
+
+static void
+system_actions(const char *name)
+{
+	struct strlist sys = { NULL, 0 };
+
+	strlist_add(&sys, name);
+	outbox_set_system_actions(ob, &sys);
+	strlist_clear(&sys);
+}
+
+#define SYSTEM_ROWS(cond)						\
+	sql_int("SELECT count(*) FROM deliveries d JOIN alerts a ON "	\
+	    "a.id = d.alert_id WHERE a.kind = 'system'" cond)
+
+/* A delivery lost for good: the notifier's fallback gets the same alert
+ * at once, and a Sev-1 system alert goes to the system actions. */
+START_TEST(drop_escalates)
+{
+	ncfg[0].fallback = "n1";
+	system_actions("n2");
+	set_notifiers(0, 3);
+	push(DELIVER_DROP, -1, "550 no such user");
+	ck_assert_int_eq(enqueue("gw-1", "n0", NULL), 1);
+	ck_assert_int_eq(run_until(none_open, 5 * SEC), 1);
+	ck_assert_int_eq(ROW_STATE_IS("failed", "gw-1", "n0"), 1);
+	ck_assert_int_eq(ROW_STATE_IS("delivered", "gw-1", "n1"), 1);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alerts WHERE kind = "
+	    "'system' AND severity = 1 AND subject LIKE '[Sev1] glasswatch: "
+	    "delivery of alert gw-1 via n0 failed'"), 1);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alerts WHERE kind = "
+	    "'system' AND description LIKE '%%550 no such user%%' AND "
+	    "description LIKE '%%through the fallback%%'"), 1);
+	ck_assert_int_eq(SYSTEM_ROWS(""), 1);
+	ck_assert_int_eq(SYSTEM_ROWS(" AND d.notifier = 'n2' AND d.state = "
+	    "'delivered'"), 1);
+	ck_assert_uint_eq(nsent, 3);
+}
+END_TEST
+
+/* An expiry escalates the same way. */
+START_TEST(expiry_escalates)
+{
+	ncfg[0].retry.initial = 60;
+	ncfg[0].retry.max = 60;
+	ncfg[0].retry.expire_after = 1;
+	ncfg[0].fallback = "n1";
+	system_actions("n2");
+	set_notifiers(0, 3);
+	always_retry[0] = 1;
+	ck_assert_int_eq(enqueue("gw-1", "n0", NULL), 1);
+	ck_assert_int_eq(run_until(none_open, 5 * SEC), 1);
+	ck_assert_int_eq(ROW_STATE_IS("expired", "gw-1", "n0"), 1);
+	ck_assert_int_eq(ROW_STATE_IS("delivered", "gw-1", "n1"), 1);
+	ck_assert_int_eq(SYSTEM_ROWS(" AND a.subject LIKE '%%gw-1 via n0 "
+	    "expired' AND d.state = 'delivered'"), 1);
+}
+END_TEST
+
+/* A system alert's own failed delivery is logged, never re-alerted
+ * (a dead notifier must not page about itself forever). */
+START_TEST(system_alert_failure_not_realerted)
+{
+	struct strlist sys = { NULL, 0 };
+	struct alert *a;
+
+	system_actions("n0");
+	set_notifiers(0, 1);
+	push(DELIVER_DROP, -1, "HTTP 400");
+	strlist_add(&sys, "n0");
+	a = sysalert_new(1, "monitoring blind", "test", NULL, NULL);
+	ck_assert_int_eq(sysalert_raise(st, ob, &sys, a), 0);
+	alert_free(a);
+	strlist_clear(&sys);
+	ck_assert_int_eq(run_until(none_open, 5 * SEC), 1);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alerts"), 1);
+	ck_assert_int_eq(SYSTEM_ROWS(" AND d.state = 'failed'"), 1);
+	ck_assert_uint_eq(nsent, 1);
+}
+END_TEST
+
+/* Still failing after fallback_after: the fallback gets the alert while
+ * the notifier keeps retrying (it may come back). */
+START_TEST(fallback_after_while_retrying)
+{
+	int64_t created;
+
+	ncfg[0].retry.initial = 1;
+	ncfg[0].retry.max = 1;
+	ncfg[0].fallback = "n1";
+	ncfg[0].fallback_after = 2;
+	set_notifiers(0, 2);
+	always_retry[0] = 1;
+	ck_assert_int_eq(enqueue("gw-1", "n0", NULL), 1);
+	created = ROW_INT("created_us", "gw-1", "n0");
+	run_for(SEC);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM deliveries WHERE "
+	    "notifier = 'n1'"), 0);
+	ck_assert_int_eq(run_until(none_open, 6 * SEC), 0);
+	ck_assert_int_eq(ROW_STATE_IS("delivered", "gw-1", "n1"), 1);
+	ck_assert_int_ge(ROW_INT("created_us", "gw-1", "n1"),
+	    created + 2 * SEC);
+	ck_assert_int_eq(ROW_STATE_IS("pending", "gw-1", "n0") ||
+	    ROW_STATE_IS("sending", "gw-1", "n0"), 1);
+	/* Once: no second row, no system alert (nothing was lost). */
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM deliveries"), 2);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alerts"), 1);
 }
 END_TEST
 
@@ -708,6 +823,10 @@ outbox_suite(void)
 	tcase_add_test(tc, drop_failed);
 	tcase_add_test(tc, expiry);
 	tcase_add_test(tc, retry_after_honoured);
+	tcase_add_test(tc, drop_escalates);
+	tcase_add_test(tc, expiry_escalates);
+	tcase_add_test(tc, system_alert_failure_not_realerted);
+	tcase_add_test(tc, fallback_after_while_retrying);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lifecycle");

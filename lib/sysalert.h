@@ -1,0 +1,28 @@
+/* System alerts (DESIGN.md "System alerts"): glasswatchd about itself: a
+ * delivery that failed for good or expired, and later a blind monitor, a
+ * silent log pipeline, an expiring secret, posture drift. Each is stored
+ * and queued to the system_actions notifiers in one transaction, like a
+ * break-glass alert, so it is as durable. */
+#ifndef GW_SYSALERT_H
+#define GW_SYSALERT_H
+
+struct alert;
+struct outbox;
+struct store;
+struct strlist;
+
+/* A system alert: rule "glasswatch", subject "[SevN] glasswatch: title",
+ * description detail; tenant (name and id) may be NULL. Caller frees. */
+struct alert	*sysalert_new(int severity, const char *title,
+		    const char *detail, const char *tenant,
+		    const char *tenant_id);
+/* Inside the caller's transaction: the alert and one delivery per
+ * (system action, recipient). Returns the deliveries queued (0: no
+ * system action is running; logged), or -1 on a store error. */
+int		 sysalert_queue(struct store *, struct outbox *,
+		    const struct strlist *actions, const struct alert *);
+/* The same in a transaction of its own, then sent. 0 or -1 (logged). */
+int		 sysalert_raise(struct store *, struct outbox *,
+		    const struct strlist *actions, struct alert *);
+
+#endif
