@@ -323,6 +323,63 @@ START_TEST(action_names_no_notifier)
 }
 END_TEST
 
+/* fallback, fallback_after, rate_limit and system_actions: defaults,
+ * and every reference checked. */
+START_TEST(escalation_keys)
+{
+	struct config *c;
+
+	c = load(TENANT RULE NOTIFIER
+	    "    fallback: pager\n"
+	    "    rate_limit: { count: 3, per: 5m }\n"
+	    "  - name: pager\n"
+	    "    type: email\n"
+	    "    url: smtp://127.0.0.1:2526\n"
+	    "    tls: none\n"
+	    "    from: gw@example.org\n"
+	    "    to: [pager@example.org]\n");
+	ck_assert_msg(c != NULL, "%s", errs.n ? errs.v[0] : "?");
+	ck_assert_str_eq(c->notifiers[0].fallback, "pager");
+	ck_assert_int_eq(c->notifiers[0].fallback_after, 600);
+	ck_assert_int_eq(c->notifiers[0].rate_limit.count, 3);
+	ck_assert_int_eq(c->notifiers[0].rate_limit.per, 300);
+	ck_assert_int_eq(c->notifiers[1].rate_limit.count, 0);
+	/* No system_actions: every notifier a rule uses. */
+	ck_assert_uint_eq(c->system_actions.n, 1);
+	ck_assert_str_eq(c->system_actions.v[0], "mail");
+	config_free(c);
+
+	ck_assert_ptr_null(load("system_actions: [mail, nobody]\n"
+	    TENANT RULE NOTIFIER
+	    "    fallback: mail\n"
+	    "    fallback_after: 5m\n"
+	    "  - name: hook\n"
+	    "    type: email\n"
+	    "    url: smtp://127.0.0.1:2526\n"
+	    "    tls: none\n"
+	    "    from: gw@example.org\n"
+	    "    to: [x@example.org]\n"
+	    "    fallback: ghost\n"
+	    "    fallback_after: 1m\n"
+	    "    rate_limit: { count: 0, per: 1m }\n"));
+	expect_error(1, 24, "system_actions: no notifier is named 'nobody'");
+	expect_error(24, 15, "fallback: a notifier cannot be its own "
+	    "fallback");
+	expect_error(32, 15, "fallback: no notifier is named 'ghost'");
+	expect_error(34, 26, "rate_limit: count must be from 1 to 1000000");
+	ck_assert_uint_eq(errs.n, 4);
+
+	ck_assert_ptr_null(load("system_actions: []\n" TENANT RULE NOTIFIER
+	    "    fallback_after: 5m\n"
+	    "    rate_limit: { count: 2 }\n"));
+	expect_error(1, 17, "system_actions: an empty list would leave system "
+	    "alerts (a blind monitor, a failed delivery) unsent");
+	expect_error(24, 5, "fallback_after: needs a fallback");
+	expect_error(25, 17, "missing key 'per'");
+	ck_assert_uint_eq(errs.n, 3);
+}
+END_TEST
+
 START_TEST(secret_file_readable_by_others)
 {
 	char want[512];
@@ -910,6 +967,7 @@ config_suite(void)
 	tcase_add_test(tc, history_shorter_than_lookback);
 	tcase_add_test(tc, severity_out_of_range);
 	tcase_add_test(tc, action_names_no_notifier);
+	tcase_add_test(tc, escalation_keys);
 	tcase_add_test(tc, secret_file_readable_by_others);
 	tcase_add_test(tc, credentials_directory_unset);
 	tcase_add_test(tc, every_error_in_one_run);
