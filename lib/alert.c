@@ -16,7 +16,7 @@
 #include "xmalloc.h"
 
 static const char *const alert_kind_names[] = {
-	"event", "digest", "absence", "system", "test"
+	"event", "digest", "absence", "system", "test", "batch"
 };
 
 #define ALERT_NKINDS	(sizeof alert_kind_names / sizeof alert_kind_names[0])
@@ -260,6 +260,10 @@ alert_put_headline(struct buf *b, const struct alert *a)
 		buf_puts(b, "TEST ALERT from glasswatch: this is only a test "
 		    "of notification delivery");
 		break;
+	case ALERT_BATCH:
+		buf_printf(b, "%ld alerts held by a rate limit, delivered "
+		    "together", a->count);
+		break;
 	default:
 		buf_puts(b, "glasswatch alert");
 		break;
@@ -346,6 +350,12 @@ alert_text_body(const struct alert *a)
 		buf_puts(&b, "\nAn absence rule held: expected activity was "
 		    "not received in the rule's period.\n");
 		break;
+	case ALERT_BATCH:
+		buf_puts(&b, "\nThese alerts came faster than this notifier's "
+		    "rate_limit allows, so they\nare delivered together, "
+		    "none dropped. The description lists each one;\nthe "
+		    "records of all of them follow.\n");
+		break;
 	default:
 		break;
 	}
@@ -370,6 +380,8 @@ alert_text_body(const struct alert *a)
 		alert_put_value(&b, a->account_oid);
 		buf_puts(&b, ")\n");
 	}
+	if (a->kind == ALERT_BATCH)
+		buf_printf(&b, "%-16s%ld\n", "Alerts:", a->count);
 	buf_printf(&b, "%-16s%ld\n", "Records:", a->kind == ALERT_ABSENCE ?
 	    a->count : (long)a->nrecords);
 	alert_put_field(&b, "", "Alert ID:", a->id);

@@ -13,7 +13,8 @@ enum alert_kind {
 	ALERT_DIGEST,		/* records suppressed during suppress: */
 	ALERT_ABSENCE,		/* lt/le/eq rule held */
 	ALERT_SYSTEM,		/* the daemon about itself */
-	ALERT_TEST		/* --test-notify */
+	ALERT_TEST,		/* --test-notify */
+	ALERT_BATCH		/* alerts a notifier's rate_limit held */
 };
 
 struct alert {
@@ -27,7 +28,8 @@ struct alert {
 	char		 *account_oid;
 	char		 *account_upn;
 	int64_t		  created_us;
-	long		  count;	/* records counted (absence: found) */
+	long		  count;	/* records counted (absence: found;
+					   batch: alerts carried) */
 	char		 *subject;	/* rendered when the alert was made */
 	struct record	**records;	/* owned */
 	size_t		  nrecords;

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "alert.h"
+#include "batch.h"
 #include "config.h"
 #include "log.h"
 #include "notifier.h"
@@ -178,17 +179,25 @@ outbox_find(struct outbox *ob, const char *name)
 }
 
 /* Sends in flight through notifiers of that name (a reload may leave an
- * old one finishing beside the new one). */
+ * old one finishing beside the new one), to one recipient or (NULL) all. */
 static size_t
-outbox_busy(struct outbox *ob, const char *name)
+outbox_busy_to(struct outbox *ob, const char *name, const char *recipient)
 {
 	struct outbox_send *s;
 	size_t n = 0;
 
 	TAILQ_FOREACH(s, &ob->inflight, entry)
-		if (strcmp(s->d.notifier_name, name) == 0)
+		if (strcmp(s->d.notifier_name, name) == 0 &&
+		    (recipient == NULL || strcmp(s->d.recipient,
+		    recipient) == 0))
 			n++;
 	return n;
+}
+
+static size_t
+outbox_busy(struct outbox *ob, const char *name)
+{
+	return outbox_busy_to(ob, name, NULL);
 }
 
 /* How many more sends the notifier may start now. */
@@ -360,6 +369,19 @@ outbox_alert_kind(struct outbox *ob, const char *alert_id)
 	return kind;
 }
 
+/* A batch's final state is that of the rows it carries. */
+static int
+outbox_settle_batch(struct outbox *ob, const char *alert_id,
+    enum alert_kind kind, enum delivery_state state, const char *why,
+    int64_t now)
+{
+	if (kind != ALERT_BATCH || state == DELIVERY_PENDING ||
+	    state == DELIVERY_SENDING)
+		return 0;
+	return store_batch_settle(ob->store, alert_id, state,
+	    state == DELIVERY_DELIVERED ? NULL : why, now);
+}
+
 /* What an outcome sets off beside its row, in the same transaction: a
  * delivery lost for good escalates; one still failing after the
  * notifier's fallback_after brings in the fallback. */
@@ -369,6 +391,9 @@ outbox_record_escalate(struct outbox *ob, struct outbox_send *s,
 {
 	const struct notifier_config *nc = s->d.notifier->cfg;
 
+	if (outbox_settle_batch(ob, s->d.alert_id, s->alert->alert->kind,
+	    state, why, now) == -1)
+		return -1;
 	switch (state) {
 	case DELIVERY_FAILED:
 	case DELIVERY_EXPIRED:
@@ -565,6 +590,8 @@ outbox_give_up(struct outbox *ob, const struct notifier_config *nc,
 	if (store_delivery_update(ob->store, row->alert_id, row->notifier,
 	    row->recipient, state, row->attempts, row->next_us, why,
 	    now) == -1 ||
+	    outbox_settle_batch(ob, row->alert_id, kind, state, why,
+	    now) == -1 ||
 	    outbox_escalate(ob, nc, row->alert_id, kind, row->notifier,
 	    row->recipient, state, row->attempts, why) == -1) {
 		store_rollback(ob->store);
@@ -717,6 +744,111 @@ outbox_schedule(struct outbox *ob, int64_t now)
 	evtimer_add(ob->timer, &tv);
 }
 
+/* Sends to the recipient that the notifier's rate limit allows now (0 or
+ * more), or -1 on a store error; *free_at: when a send leaves the window
+ * (when none may go now). */
+static long
+outbox_rate_room(struct outbox *ob, struct notifier *n, const char *rcpt,
+    int64_t now, int64_t *free_at)
+{
+	const struct rate_limit_config *rl = &n->cfg->rate_limit;
+	int64_t per = outbox_sec(rl->per), oldest;
+	long sent;
+
+	if (store_delivery_sent_since(ob->store, n->cfg->name, rcpt,
+	    now - per, &sent, &oldest) == -1)
+		return -1;
+	sent += (long)outbox_busy_to(ob, n->cfg->name, rcpt);
+	*free_at = oldest != 0 ? oldest + per : now + per;
+	return sent >= rl->count ? 0 : rl->count - sent;
+}
+
+/* Rows due to one recipient of a rate-limited notifier: sent one by one
+ * while the window has room for all of them; else all but the last free
+ * place one by one and the rest folded into one batch in that place; held
+ * until the window frees when it is full. -1 on a store error. */
+static int
+outbox_run_recipient(struct outbox *ob, struct notifier *n,
+    const char *rcpt, size_t room, int64_t now)
+{
+	struct delivery_row *rows, brow;
+	struct alert *b;
+	size_t nrows, single, i;
+	int64_t free_at;
+	long allowed;
+	int rc = 0;
+
+	if ((allowed = outbox_rate_room(ob, n, rcpt, now, &free_at)) == -1)
+		return -1;
+	if (allowed == 0) {
+		log_info("notifier %s: rate limit reached for %s; alerts wait "
+		    "%llds and then go as one batch", n->cfg->name, rcpt,
+		    (long long)((free_at - now) / USEC_PER_SEC));
+		return store_deliveries_hold(ob->store, n->cfg->name, rcpt,
+		    now, free_at);
+	}
+	if (store_deliveries_due_to(ob->store, n->cfg->name, rcpt, now,
+	    SIZE_MAX, &rows, &nrows) == -1)
+		return -1;
+	single = nrows <= (size_t)allowed ? nrows : (size_t)allowed - 1;
+	for (i = 0; i < single && i < room && rc == 0; i++)
+		rc = outbox_start(ob, n, &rows[i], now);
+	if (rc == -1 || i < single || single == nrows) {
+		delivery_rows_free(rows, nrows);
+		return rc;
+	}
+	if (store_begin(ob->store) == -1) {
+		delivery_rows_free(rows, nrows);
+		return -1;
+	}
+	if ((b = batch_build(ob->store, n->cfg->name, rcpt, rows + single,
+	    nrows - single, now)) == NULL || store_commit(ob->store) == -1) {
+		if (b == NULL)
+			store_rollback(ob->store);
+		alert_free(b);
+		delivery_rows_free(rows, nrows);
+		return -1;
+	}
+	memset(&brow, 0, sizeof brow);
+	brow.alert_id = b->id;
+	brow.notifier = n->cfg->name;
+	brow.recipient = xstrdup(rcpt);
+	brow.state = DELIVERY_PENDING;
+	brow.next_us = now;
+	brow.created_us = now;
+	rc = outbox_start(ob, n, &brow, now);
+	free(brow.recipient);
+	alert_free(b);
+	delivery_rows_free(rows, nrows);
+	return rc;
+}
+
+/* A rate-limited notifier's due rows, recipient by recipient. */
+static int
+outbox_run_limited(struct outbox *ob, struct notifier *n, size_t room,
+    int64_t now)
+{
+	struct strlist seen = { NULL, 0 };
+	struct delivery_row *rows;
+	size_t nrows, left;
+	int rc = 0;
+
+	if (store_deliveries_due_for(ob->store, n->cfg->name, now, room,
+	    &rows, &nrows) == -1)
+		return -1;
+	for (size_t i = 0; i < nrows && rc == 0 && !ob->draining; i++) {
+		if (strlist_contains(&seen, rows[i].recipient))
+			continue;
+		strlist_add(&seen, rows[i].recipient);
+		if ((left = outbox_room(ob, n->cfg->name)) == 0)
+			break;
+		rc = outbox_run_recipient(ob, n, rows[i].recipient, left, now);
+	}
+	strlist_clear(&seen);
+	delivery_rows_free(rows, nrows);
+	return rc;
+}
+
 /* Start what is due, notifier by notifier, as room allows. */
 static void
 outbox_run(struct outbox *ob)
@@ -738,6 +870,11 @@ outbox_run(struct outbox *ob)
 		n = ob->notifiers[i];
 		if ((room = outbox_room(ob, n->cfg->name)) == 0)
 			continue;
+		if (n->cfg->rate_limit.count > 0) {
+			if (outbox_run_limited(ob, n, room, now) == -1)
+				failed = 1;
+			continue;
+		}
 		if (store_deliveries_due_for(ob->store, n->cfg->name, now,
 		    room, &rows, &nrows) == -1) {
 			failed = 1;

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,11 @@ enum stmt_id {
 	STMT_DELIVERY_NOTIFIERS,
 	STMT_DELIVERIES_STALE,
 	STMT_ATTEMPT_INSERT,
+	STMT_SENT_SINCE,
+	STMT_DELIVERIES_DUE_TO,
+	STMT_DELIVERIES_HOLD,
+	STMT_DELIVERY_SET_BATCH,
+	STMT_BATCH_SETTLE,
 	STMT_PRUNE_ALERTS,
 	STMT_PRUNE_RECORDS,
 	STMT_COUNT
@@ -216,19 +222,21 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4, ?4)",
 	[STMT_DELIVERIES_DUE] =
 	    "SELECT " DELIVERY_COLUMNS " FROM deliveries "
-	    "WHERE state = 'pending' AND next_us <= ?1 "
+	    "WHERE state = 'pending' AND batch_id IS NULL AND next_us <= ?1 "
 	    "ORDER BY next_us, created_us, alert_id, notifier, recipient "
 	    "LIMIT ?2",
 	[STMT_DELIVERIES_DUE_FOR] =
 	    "SELECT " DELIVERY_COLUMNS " FROM deliveries "
-	    "WHERE notifier = ?3 AND state = 'pending' AND next_us <= ?1 "
+	    "WHERE notifier = ?3 AND state = 'pending' AND batch_id IS NULL "
+	    "AND next_us <= ?1 "
 	    "ORDER BY next_us, created_us, alert_id, recipient "
 	    "LIMIT ?2",
 	[STMT_DELIVERY_NEXT_DUE] =
-	    "SELECT min(next_us) FROM deliveries WHERE state = 'pending'",
+	    "SELECT min(next_us) FROM deliveries WHERE state = 'pending' "
+	    "AND batch_id IS NULL",
 	[STMT_DELIVERY_NEXT_DUE_FOR] =
 	    "SELECT min(next_us) FROM deliveries "
-	    "WHERE notifier = ?1 AND state = 'pending'",
+	    "WHERE notifier = ?1 AND state = 'pending' AND batch_id IS NULL",
 	[STMT_DELIVERY_UPDATE] =
 	    "UPDATE deliveries SET state = ?4, attempts = ?5, next_us = ?6, "
 	    "last_error = ?7, updated_us = ?8 "
@@ -244,8 +252,29 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "WHERE state IN ('pending', 'sending') ORDER BY notifier",
 	[STMT_DELIVERIES_STALE] =
 	    "SELECT " DELIVERY_COLUMNS " FROM deliveries "
-	    "WHERE notifier = ?1 AND state = 'pending' AND created_us <= ?2 "
+	    "WHERE notifier = ?1 AND state = 'pending' AND batch_id IS NULL "
+	    "AND created_us <= ?2 "
 	    "ORDER BY created_us, alert_id, recipient LIMIT ?3",
+	[STMT_SENT_SINCE] =
+	    "SELECT count(*), min(at_us) FROM delivery_attempts "
+	    "WHERE notifier = ?1 AND recipient = ?2 AND result = 'ok' "
+	    "AND at_us > ?3",
+	[STMT_DELIVERIES_DUE_TO] =
+	    "SELECT " DELIVERY_COLUMNS " FROM deliveries "
+	    "WHERE notifier = ?1 AND recipient = ?2 AND state = 'pending' "
+	    "AND batch_id IS NULL AND next_us <= ?3 "
+	    "ORDER BY created_us, alert_id LIMIT ?4",
+	[STMT_DELIVERIES_HOLD] =
+	    "UPDATE deliveries SET next_us = ?4, updated_us = ?3 "
+	    "WHERE notifier = ?1 AND recipient = ?2 AND state = 'pending' "
+	    "AND batch_id IS NULL AND next_us <= ?3",
+	[STMT_DELIVERY_SET_BATCH] =
+	    "UPDATE deliveries SET batch_id = ?4, updated_us = ?5 "
+	    "WHERE alert_id = ?1 AND notifier = ?2 AND recipient = ?3 "
+	    "AND state = 'pending' AND batch_id IS NULL",
+	[STMT_BATCH_SETTLE] =
+	    "UPDATE deliveries SET state = ?2, last_error = ?3, "
+	    "updated_us = ?4 WHERE batch_id = ?1 AND state = 'pending'",
 	[STMT_ATTEMPT_INSERT] =
 	    "INSERT INTO delivery_attempts (alert_id, notifier, recipient, "
 	    "attempt, at_us, result, error) VALUES (?1, ?2, ?3, "
@@ -443,9 +472,13 @@ static const char store_schema_v1[] =
 	"    ON DELETE CASCADE"
 	");";
 
-/* Version 2: audit records carry their modified properties. */
+/* Version 2: audit records carry their modified properties; deliveries
+ * held by a notifier's rate_limit wait on the batch that carries them. */
 static const char store_schema_v2[] =
-	"ALTER TABLE records ADD COLUMN modified TEXT;";
+	"ALTER TABLE records ADD COLUMN modified TEXT;"
+	"ALTER TABLE deliveries ADD COLUMN batch_id TEXT;"
+	"CREATE INDEX deliveries_batch ON deliveries (batch_id) "
+	"  WHERE batch_id IS NOT NULL;";
 
 /* store_migrations[v] brings a version v - 1 schema to version v. */
 static const char *const store_migrations[STORE_VERSION + 1] = {
@@ -1993,6 +2026,118 @@ store_deliveries_stale(struct store *s, const char *notifier,
 		return -1;
 	}
 	return store_read_deliveries(s, st, purpose, out, n);
+}
+
+/* A statement by id with parameters 1.. bound from a format: 's' a
+ * string (may be NULL), 'l' an int64_t. NULL (logged) on an error. */
+static sqlite3_stmt *
+store_prepare(struct store *s, enum stmt_id id, const char *purpose,
+    const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc = SQLITE_OK;
+
+	if ((st = store_stmt(s, id, purpose)) == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	for (int i = 1; *fmt != '\0' && rc == SQLITE_OK; fmt++, i++)
+		rc = *fmt == 's' ? bind_str(st, i, va_arg(ap, const char *)) :
+		    bind_i64(st, i, va_arg(ap, int64_t));
+	va_end(ap);
+	if (rc != SQLITE_OK) {
+		store_error(s, purpose);
+		store_reset(st);
+		return NULL;
+	}
+	return st;
+}
+
+int
+store_delivery_sent_since(struct store *s, const char *notifier,
+    const char *recipient, int64_t since_us, long *count, int64_t *oldest_us)
+{
+	static const char purpose[] = "counting recent sends";
+	sqlite3_stmt *st;
+	int rc;
+
+	*count = 0;
+	*oldest_us = 0;
+	if ((st = store_prepare(s, STMT_SENT_SINCE, purpose, "ssl", notifier,
+	    recipient, since_us)) == NULL)
+		return -1;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*count = (long)col_i64(st, 0);
+		*oldest_us = col_i64(st, 1);
+	} else if (rc != SQLITE_DONE) {
+		store_error(s, purpose);
+		store_reset(st);
+		return -1;
+	}
+	store_reset(st);
+	return 0;
+}
+
+int
+store_deliveries_due_to(struct store *s, const char *notifier,
+    const char *recipient, int64_t now_us, size_t limit,
+    struct delivery_row **out, size_t *n)
+{
+	static const char purpose[] = "reading a recipient's due deliveries";
+	sqlite3_stmt *st;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = store_prepare(s, STMT_DELIVERIES_DUE_TO, purpose, "ssll",
+	    notifier, recipient, now_us, limit_i64(limit))) == NULL)
+		return -1;
+	return store_read_deliveries(s, st, purpose, out, n);
+}
+
+int
+store_deliveries_hold(struct store *s, const char *notifier,
+    const char *recipient, int64_t now_us, int64_t until_us)
+{
+	static const char purpose[] = "holding deliveries for a rate limit";
+	sqlite3_stmt *st;
+
+	if ((st = store_prepare(s, STMT_DELIVERIES_HOLD, purpose, "ssll",
+	    notifier, recipient, now_us, until_us)) == NULL)
+		return -1;
+	return store_exec_stmt(s, st, purpose);
+}
+
+int
+store_delivery_set_batch(struct store *s, const char *alert_id,
+    const char *notifier, const char *recipient, const char *batch_id,
+    int64_t now_us)
+{
+	static const char purpose[] = "putting a delivery in a batch";
+	sqlite3_stmt *st;
+
+	if ((st = store_prepare(s, STMT_DELIVERY_SET_BATCH, purpose, "ssssl",
+	    alert_id, notifier, recipient, batch_id, now_us)) == NULL)
+		return -1;
+	if (store_exec_stmt(s, st, purpose) == -1)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : -1;
+}
+
+int
+store_batch_settle(struct store *s, const char *batch_id,
+    enum delivery_state state, const char *error, int64_t now_us)
+{
+	static const char purpose[] = "settling the deliveries of a batch";
+	sqlite3_stmt *st;
+
+	if ((size_t)state >= NDELIVERY_STATES) {
+		log_warnx("store: %s: bad state %d", purpose, (int)state);
+		return -1;
+	}
+	if ((st = store_prepare(s, STMT_BATCH_SETTLE, purpose, "sssl",
+	    batch_id, delivery_state_names[state], error, now_us)) == NULL)
+		return -1;
+	return store_exec_stmt(s, st, purpose);
 }
 
 int

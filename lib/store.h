@@ -178,6 +178,26 @@ int	store_deliveries_due_for(struct store *, const char *notifier,
 	    size_t *n);
 int	store_delivery_next_due_for(struct store *, const char *notifier,
 	    int64_t *next_us);
+/* Rate limits (rate_limit:). Sends accepted through the notifier by the
+ * recipient after since_us, and when the oldest of them was (0: none). */
+int	store_delivery_sent_since(struct store *, const char *notifier,
+	    const char *recipient, int64_t since_us, long *count,
+	    int64_t *oldest_us);
+/* Due pending rows to one recipient of a notifier, oldest first. */
+int	store_deliveries_due_to(struct store *, const char *notifier,
+	    const char *recipient, int64_t now_us, size_t limit,
+	    struct delivery_row **out, size_t *n);
+/* Due pending rows to the recipient wait until until_us. */
+int	store_deliveries_hold(struct store *, const char *notifier,
+	    const char *recipient, int64_t now_us, int64_t until_us);
+/* A pending row now waits on the batch alert that carries it: it is no
+ * longer due of its own and settles with the batch's delivery. */
+int	store_delivery_set_batch(struct store *, const char *alert_id,
+	    const char *notifier, const char *recipient,
+	    const char *batch_id, int64_t now_us);
+/* The rows waiting on a batch take its final state. */
+int	store_batch_settle(struct store *, const char *batch_id,
+	    enum delivery_state, const char *error, int64_t now_us);
 /* Pending rows of a notifier created at or before created_before_us,
  * oldest first (expiring rows of a notifier that is gone). */
 int	store_deliveries_stale(struct store *, const char *notifier,

@@ -562,6 +562,50 @@ START_TEST(fallback_after_while_retrying)
 }
 END_TEST
 
+/* rate_limit: two sends per window to a recipient. Five alerts: the
+ * first alone, the other four as one batch that lists them (nothing
+ * dropped), their rows settling with it. Three more at once: they wait
+ * for the window, then one alone and two in a batch. */
+START_TEST(rate_limit_batches)
+{
+	char id[16];
+
+	ncfg[0].rate_limit.count = 2;
+	ncfg[0].rate_limit.per = 2;
+	set_notifiers(0, 1);
+	for (int i = 1; i <= 5; i++) {
+		snprintf(id, sizeof id, "gw-%d", i);
+		ck_assert_int_eq(enqueue(id, "n0", NULL), 1);
+	}
+	ck_assert_int_eq(run_until(none_open, 8 * SEC), 1);
+	ck_assert_uint_eq(nsent, 2);
+	ck_assert_str_eq(sent[0].alert_id, "gw-1");
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alerts WHERE kind = "
+	    "'batch' AND id = '%s' AND count = 4 AND description LIKE "
+	    "'%%gw-2%%gw-3%%gw-4%%gw-5%%'", sent[1].alert_id), 1);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM deliveries WHERE "
+	    "batch_id = '%s' AND state = 'delivered'", sent[1].alert_id), 4);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM deliveries WHERE "
+	    "state = 'delivered'"), 6);
+
+	/* The window is full: held, then one alone and a batch of two,
+	 * which fails: what it carries fails with it. */
+	push(DELIVER_OK, -1, NULL);
+	push(DELIVER_DROP, -1, "HTTP 400");
+	for (int i = 6; i <= 8; i++) {
+		snprintf(id, sizeof id, "gw-%d", i);
+		ck_assert_int_eq(enqueue(id, "n0", NULL), 1);
+	}
+	ck_assert_int_eq(run_until(none_open, 8 * SEC), 1);
+	ck_assert_uint_eq(nsent, 4);
+	ck_assert_str_eq(sent[2].alert_id, "gw-6");
+	ck_assert_int_ge(sent[2].at_us, sent[0].at_us + 2 * SEC);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM deliveries WHERE "
+	    "batch_id = '%s' AND state = 'failed' AND last_error = "
+	    "'HTTP 400'", sent[3].alert_id), 2);
+}
+END_TEST
+
 START_TEST(expiry)
 {
 	int64_t created;
@@ -827,6 +871,7 @@ outbox_suite(void)
 	tcase_add_test(tc, expiry_escalates);
 	tcase_add_test(tc, system_alert_failure_not_realerted);
 	tcase_add_test(tc, fallback_after_while_retrying);
+	tcase_add_test(tc, rate_limit_batches);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lifecycle");

@@ -236,7 +236,8 @@ START_TEST(reopen_keeps_data)
 END_TEST
 
 /* A version 1 file (before audit records kept their modified
- * properties) is brought to version 2 with its records kept. */
+ * properties and deliveries could wait on a batch) is brought to version
+ * 2 with its records kept. */
 START_TEST(migrate_from_v1)
 {
 	struct record *r;
@@ -246,12 +247,16 @@ START_TEST(migrate_from_v1)
 	store_close(st);
 	st = NULL;
 	sql_exec("ALTER TABLE records DROP COLUMN modified; "
+	    "DROP INDEX deliveries_batch; "
+	    "ALTER TABLE deliveries DROP COLUMN batch_id; "
 	    "PRAGMA user_version = 1");
 	ck_assert_int_eq(sql_int("SELECT count(*) FROM pragma_table_info("
 	    "'records') WHERE name = 'modified'"), 0);
 
 	ck_assert_msg(reopen(0, &err) == 0, "%s", err);
 	ck_assert_int_eq(sql_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM pragma_table_info("
+	    "'deliveries') WHERE name = 'batch_id'"), 1);
 	ck_assert_int_eq(store_record_get(st, "contoso", "r1", &r), 1);
 	ck_assert_ptr_null(r->modified);
 	record_free(r);
