@@ -364,7 +364,7 @@ START_TEST(test_registry)
 	ck_assert_ptr_null(notifier_find("sms"));
 	ck_assert_ptr_null(notifier_find("Email"));
 	ck_assert(notifier_type_planned("sms"));
-	ck_assert(notifier_type_planned("webhook"));
+	ck_assert(!notifier_type_planned("webhook"));
 	ck_assert(notifier_type_planned("heartbeat"));
 	ck_assert(!notifier_type_planned("email"));
 	ck_assert(!notifier_type_planned("pager"));
