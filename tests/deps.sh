@@ -6,7 +6,8 @@ set -eu
 GW_PACKAGES="gcc libc6-dev pkg-config meson ninja-build
 libcurl4-openssl-dev libjansson-dev libevent-dev libyaml-dev libsqlite3-dev
 libssl-dev check libsubunit-dev
-python3 python3-aiosmtpd openssl ca-certificates curl"
+python3 python3-aiosmtpd openssl ca-certificates curl
+prometheus-alertmanager"
 
 gw_install_deps() {
 	missing=""
