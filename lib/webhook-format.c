@@ -134,6 +134,13 @@ wf_time(int64_t us)
 	return json_string(tmp);
 }
 
+static int
+wf_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
 /* Where a character stands in its value, for Markdown list markers. */
 enum wf_pos { WF_FIRST, WF_AFTER_DIGITS, WF_INSIDE };
 
@@ -141,7 +148,7 @@ enum wf_pos { WF_FIRST, WF_AFTER_DIGITS, WF_INSIDE };
  * chat renderer must not read as markup. */
 static size_t
 wf_escape_unit(const unsigned char **pp, int teams, enum wf_pos pos,
-    char out[8])
+    unsigned char prev, char out[8])
 {
 	const unsigned char *p = *pp;
 	size_t n;
@@ -180,10 +187,16 @@ wf_escape_unit(const unsigned char **pp, int teams, enum wf_pos pos,
 	}
 	/* Teams: CommonMark backslash escapes for emphasis, links (no
 	 * link without its [text]), code, headings, HTML, and for list
-	 * markers where the value starts. */
+	 * markers where the value starts. An underscore inside a word
+	 * (sign_in) cannot start emphasis and stays as it is. */
+	if (*p == '_' && wf_alnum(prev) && wf_alnum(p[1])) {
+		out[0] = '_';
+		return 1;
+	}
 	if (strchr("\\*_[]~`#<>", *p) != NULL ||
 	    (pos == WF_FIRST && (*p == '-' || *p == '+')) ||
-	    (pos == WF_AFTER_DIGITS && (*p == '.' || *p == ')'))) {
+	    (pos == WF_AFTER_DIGITS && (*p == '.' || *p == ')') &&
+	    (p[1] == ' ' || p[1] == '\t' || p[1] == '\0'))) {
 		out[0] = '\\';
 		out[1] = (char)*p;
 		return 2;
@@ -206,6 +219,7 @@ wf_escape(struct buf *b, const char *s, size_t max, int teams)
 	const unsigned char *p;
 	size_t total = 0, n, limit, used = 0;
 	enum wf_pos pos;
+	unsigned char prev;
 	char unit[8];
 
 	if (s == NULL || *s == '\0') {
@@ -214,19 +228,23 @@ wf_escape(struct buf *b, const char *s, size_t max, int teams)
 	}
 	/* First the whole length: cut only what does not fit. */
 	pos = WF_FIRST;
+	prev = '\0';
 	for (p = (const unsigned char *)s; *p != '\0'; ) {
 		unsigned char c = *p;
 
-		total += wf_escape_unit(&p, teams, pos, unit);
+		total += wf_escape_unit(&p, teams, pos, prev, unit);
 		pos = wf_next_pos(pos, c);
+		prev = c;
 	}
 	limit = total <= max ? total : (max > 3 ? max - 3 : 0);
 	pos = WF_FIRST;
+	prev = '\0';
 	for (p = (const unsigned char *)s; *p != '\0'; ) {
 		unsigned char c = *p;
 
-		n = wf_escape_unit(&p, teams, pos, unit);
+		n = wf_escape_unit(&p, teams, pos, prev, unit);
 		pos = wf_next_pos(pos, c);
+		prev = c;
 		if (used + n > limit)
 			break;
 		buf_append(b, unit, n);

@@ -516,6 +516,16 @@ START_TEST(escape_teams)
 	webhook_teams_escape(&b, "12. x 3.4", 200);
 	ck_assert_str_eq(buf_cstr(&b), "12\\. x 3.4");
 	buf_reset(&b);
+	webhook_teams_escape(&b, "203.0.113.7", 200);
+	ck_assert_str_eq(buf_cstr(&b), "203.0.113.7");
+	buf_reset(&b);
+	webhook_teams_escape(&b, "12.", 200);
+	ck_assert_str_eq(buf_cstr(&b), "12\\.");
+	/* Inside a word an underscore is no markup; at its edge it is. */
+	buf_reset(&b);
+	webhook_teams_escape(&b, "sign_in _x_ a_ _b", 200);
+	ck_assert_str_eq(buf_cstr(&b), "sign_in \\_x\\_ a\\_ \\_b");
+	buf_reset(&b);
 	webhook_teams_escape(&b, "2026-11-22 1) +x", 200);
 	ck_assert_str_eq(buf_cstr(&b), "2026-11-22 1) +x");
 	buf_reset(&b);
