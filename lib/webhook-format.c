@@ -504,6 +504,95 @@ wf_azure(const struct alert *a)
 	    "azureMonitorCommonAlertSchema", "data", data);
 }
 
+/* ---- what chat messages show --------------------------------------- */
+
+#define WF_MAX_FACTS	16
+
+/* Label and value pairs, in the order a person reads them; the values
+ * point into the alert or into the struct's own buffers. */
+struct wf_facts {
+	const char	*label[WF_MAX_FACTS];
+	const char	*value[WF_MAX_FACTS];
+	size_t		 n;
+	char		 sev[48];
+	char		 count[32];
+	char		 time[TIME_ISO_LEN];
+	char		 result[32];
+};
+
+static void
+wf_fact(struct wf_facts *f, const char *label, const char *value)
+{
+	if (f->n < WF_MAX_FACTS) {
+		f->label[f->n] = label;
+		f->value[f->n++] = value;
+	}
+}
+
+static void
+wf_alert_facts(const struct alert *a, struct wf_facts *f)
+{
+	f->n = 0;
+	wf_fact(f, "Rule", a->rule);
+	snprintf(f->sev, sizeof f->sev, "Sev%d (%s)", a->severity,
+	    alert_severity_name(a->severity));
+	wf_fact(f, "Severity", f->sev);
+	wf_fact(f, "Tenant", wf_tenant(a));
+	wf_fact(f, "Account", wf_account(a));
+	snprintf(f->count, sizeof f->count, "%ld", wf_count(a));
+	wf_fact(f, "Records", f->count);
+	time_format_iso8601_sec(a->created_us, f->time);
+	wf_fact(f, "Raised", f->time);
+}
+
+static void
+wf_record_facts(const struct record *r, struct wf_facts *f)
+{
+	f->n = 0;
+	if (r->event_us != 0)
+		time_format_iso8601_sec(r->event_us, f->time);
+	wf_fact(f, "Time", r->event_us != 0 ? f->time : NULL);
+	wf_fact(f, "Type", signal_name(r->signal));
+	if (r->signal == SIGNAL_AUDIT) {
+		wf_fact(f, "Activity", r->activity);
+		wf_fact(f, "Initiator", r->initiator);
+		wf_fact(f, "Target", r->target);
+	}
+	wf_fact(f, "UPN", r->upn);
+	wf_fact(f, "IP", r->ip);
+	wf_fact(f, "Location", r->location);
+	wf_fact(f, "App", r->app);
+	wf_fact(f, "Result", record_result_text(r, f->result,
+	    sizeof f->result));
+	if (!r->success && r->failure_reason != NULL)
+		wf_fact(f, "Reason", r->failure_reason);
+	wf_fact(f, "Correlation ID", r->correlation_id);
+}
+
+/* What both chat formats start from. */
+struct wf_chat {
+	struct buf	 b;		/* the text being built */
+	char		*summary;
+	char		*head;
+	struct wf_facts	 f;
+};
+
+static void
+wf_chat_init(struct wf_chat *c, const struct alert *a)
+{
+	buf_init(&c->b);
+	c->summary = webhook_summary(a);
+	c->head = alert_headline(a);
+}
+
+static void
+wf_chat_free(struct wf_chat *c)
+{
+	buf_free(&c->b);
+	free(c->summary);
+	free(c->head);
+}
+
 /* ---- slack ---------------------------------------------------------- */
 
 static json_t *
@@ -516,47 +605,18 @@ wf_mrkdwn(struct buf *b)
 	return t;
 }
 
-static json_t *
-wf_slack_field(struct buf *b, const char *label, const char *value)
-{
-	buf_printf(b, "*%s*\n", label);
-	webhook_slack_escape(b, value, WF_VALUE_MAX);
-	return wf_mrkdwn(b);
-}
-
-static void
-wf_slack_line(struct buf *b, const char *label, const char *value)
-{
-	buf_printf(b, "\n*%s:* ", label);
-	webhook_slack_escape(b, value, WF_VALUE_MAX);
-}
-
+/* One section per record: its facts as lines. */
 static json_t *
 wf_slack_record(struct buf *b, const struct alert *a, size_t i)
 {
-	const struct record *r = a->records[i];
-	char tmp[TIME_ISO_LEN], result[32];
+	struct wf_facts f;
 
 	buf_printf(b, "*Record %zu of %zu*", i + 1, a->nrecords);
-	if (r->event_us != 0) {
-		time_format_iso8601_sec(r->event_us, tmp);
-		wf_slack_line(b, "Time", tmp);
+	wf_record_facts(a->records[i], &f);
+	for (size_t k = 0; k < f.n; k++) {
+		buf_printf(b, "\n*%s:* ", f.label[k]);
+		webhook_slack_escape(b, f.value[k], WF_VALUE_MAX);
 	}
-	wf_slack_line(b, "Type", signal_name(r->signal));
-	if (r->signal == SIGNAL_AUDIT) {
-		wf_slack_line(b, "Activity", r->activity);
-		wf_slack_line(b, "Initiator", r->initiator);
-		wf_slack_line(b, "Target", r->target);
-	}
-	wf_slack_line(b, "UPN", r->upn);
-	wf_slack_line(b, "IP", r->ip);
-	wf_slack_line(b, "Location", r->location);
-	wf_slack_line(b, "App", r->app);
-	wf_slack_line(b, "Result", record_result_text(r, result,
-	    sizeof result));
-	if (!r->success && r->failure_reason != NULL)
-		wf_slack_line(b, "Reason", r->failure_reason);
-	wf_slack_line(b, "Correlation ID", r->correlation_id);
 	return json_pack("{s:s, s:o}", "type", "section", "text",
 	    wf_mrkdwn(b));
 }
@@ -565,55 +625,43 @@ static json_t *
 wf_slack(const struct alert *a)
 {
 	json_t *blocks = json_array(), *fields = json_array(), *text;
-	struct buf b;
-	char *summary, *head, sev[48], count[32], tmp[TIME_ISO_LEN];
+	struct wf_chat c;
 
-	buf_init(&b);
-	summary = webhook_summary(a);
-	head = alert_headline(a);
-
-	webhook_slack_escape(&b, summary, WF_HEADING_MAX);
-	text = wf_text(buf_cstr(&b));
-	buf_reset(&b);
-
-	buf_puts(&b, "*");
-	webhook_slack_escape(&b, summary, WF_HEADING_MAX);
-	buf_puts(&b, "*\n");
-	webhook_slack_escape(&b, head, WF_HEADING_MAX);
+	wf_chat_init(&c, a);
+	webhook_slack_escape(&c.b, c.summary, WF_HEADING_MAX);
+	text = wf_text(buf_cstr(&c.b));
+	buf_reset(&c.b);
+	buf_puts(&c.b, "*");
+	webhook_slack_escape(&c.b, c.summary, WF_HEADING_MAX);
+	buf_puts(&c.b, "*\n");
+	webhook_slack_escape(&c.b, c.head, WF_HEADING_MAX);
 	json_array_append_new(blocks, json_pack("{s:s, s:o}", "type",
-	    "section", "text", wf_mrkdwn(&b)));
+	    "section", "text", wf_mrkdwn(&c.b)));
 
-	json_array_append_new(fields, wf_slack_field(&b, "Rule", a->rule));
-	snprintf(sev, sizeof sev, "Sev%d (%s)", a->severity,
-	    alert_severity_name(a->severity));
-	json_array_append_new(fields, wf_slack_field(&b, "Severity", sev));
-	json_array_append_new(fields, wf_slack_field(&b, "Tenant",
-	    wf_tenant(a)));
-	json_array_append_new(fields, wf_slack_field(&b, "Account",
-	    wf_account(a)));
-	snprintf(count, sizeof count, "%ld", wf_count(a));
-	json_array_append_new(fields, wf_slack_field(&b, "Records", count));
-	time_format_iso8601_sec(a->created_us, tmp);
-	json_array_append_new(fields, wf_slack_field(&b, "Raised", tmp));
+	/* Slack shows at most 10 fields: the alert's facts are 6. */
+	wf_alert_facts(a, &c.f);
+	for (size_t k = 0; k < c.f.n; k++) {
+		buf_printf(&c.b, "*%s*\n", c.f.label[k]);
+		webhook_slack_escape(&c.b, c.f.value[k], WF_VALUE_MAX);
+		json_array_append_new(fields, wf_mrkdwn(&c.b));
+	}
 	json_array_append_new(blocks, json_pack("{s:s, s:o}", "type",
 	    "section", "fields", fields));
 
 	for (size_t i = 0; i < a->nrecords && i < WEBHOOK_SHOWN_RECORDS; i++)
-		json_array_append_new(blocks, wf_slack_record(&b, a, i));
+		json_array_append_new(blocks, wf_slack_record(&c.b, a, i));
 	if (a->nrecords > WEBHOOK_SHOWN_RECORDS)
-		buf_printf(&b, "... and %zu more records (see the alert "
+		buf_printf(&c.b, "... and %zu more records (see the alert "
 		    "mail or the JSON webhook)", a->nrecords -
 		    WEBHOOK_SHOWN_RECORDS);
 	else
-		buf_puts(&b, "glasswatch");
-	buf_puts(&b, " | alert ");
-	webhook_slack_escape(&b, a->id, WF_VALUE_MAX);
+		buf_puts(&c.b, "glasswatch");
+	buf_puts(&c.b, " | alert ");
+	webhook_slack_escape(&c.b, a->id, WF_VALUE_MAX);
 	json_array_append_new(blocks, json_pack("{s:s, s:[o]}", "type",
-	    "context", "elements", wf_mrkdwn(&b)));
+	    "context", "elements", wf_mrkdwn(&c.b)));
 
-	free(summary);
-	free(head);
-	buf_free(&b);
+	wf_chat_free(&c);
 	return json_pack("{s:o, s:o}", "text", text, "blocks", blocks);
 }
 
@@ -644,89 +692,60 @@ wf_teams_fact(struct buf *b, json_t *facts, const char *title,
 	buf_reset(b);
 }
 
-static void
-wf_teams_record(struct buf *b, json_t *body, const struct alert *a,
-    size_t i)
+/* A FactSet of the facts, and one more when extra_label is not NULL. */
+static json_t *
+wf_teams_factset(struct buf *b, const struct wf_facts *f,
+    const char *extra_label, const char *extra)
 {
-	const struct record *r = a->records[i];
-	json_t *facts = json_array(), *t;
-	char tmp[TIME_ISO_LEN], result[32];
+	json_t *facts = json_array();
 
-	buf_printf(b, "Record %zu of %zu", i + 1, a->nrecords);
-	t = wf_teams_textblock(b, 0);
-	json_object_set_new(t, "weight", json_string("Bolder"));
-	json_object_set_new(t, "separator", json_true());
-	json_array_append_new(body, t);
-	if (r->event_us != 0)
-		time_format_iso8601_sec(r->event_us, tmp);
-	wf_teams_fact(b, facts, "Time", r->event_us != 0 ? tmp : NULL);
-	wf_teams_fact(b, facts, "Type", signal_name(r->signal));
-	if (r->signal == SIGNAL_AUDIT) {
-		wf_teams_fact(b, facts, "Activity", r->activity);
-		wf_teams_fact(b, facts, "Initiator", r->initiator);
-		wf_teams_fact(b, facts, "Target", r->target);
-	}
-	wf_teams_fact(b, facts, "UPN", r->upn);
-	wf_teams_fact(b, facts, "IP", r->ip);
-	wf_teams_fact(b, facts, "Location", r->location);
-	wf_teams_fact(b, facts, "App", r->app);
-	wf_teams_fact(b, facts, "Result", record_result_text(r, result,
-	    sizeof result));
-	if (!r->success && r->failure_reason != NULL)
-		wf_teams_fact(b, facts, "Reason", r->failure_reason);
-	wf_teams_fact(b, facts, "Correlation ID", r->correlation_id);
-	json_array_append_new(body, json_pack("{s:s, s:o}", "type",
-	    "FactSet", "facts", facts));
+	for (size_t k = 0; k < f->n; k++)
+		wf_teams_fact(b, facts, f->label[k], f->value[k]);
+	if (extra_label != NULL)
+		wf_teams_fact(b, facts, extra_label, extra);
+	return json_pack("{s:s, s:o}", "type", "FactSet", "facts", facts);
 }
 
 static json_t *
 wf_teams(const struct alert *a)
 {
-	json_t *body = json_array(), *facts = json_array(), *card, *t;
-	struct buf b;
-	char *summary, *head, sev[48], count[32], tmp[TIME_ISO_LEN];
+	json_t *body = json_array(), *card, *t;
+	struct wf_chat c;
 
-	buf_init(&b);
-	summary = webhook_summary(a);
-	head = alert_headline(a);
-
-	webhook_teams_escape(&b, summary, WF_HEADING_MAX);
-	t = wf_teams_textblock(&b, 1);
+	wf_chat_init(&c, a);
+	webhook_teams_escape(&c.b, c.summary, WF_HEADING_MAX);
+	t = wf_teams_textblock(&c.b, 1);
 	if (a->severity <= 1 && a->kind != ALERT_TEST)
 		json_object_set_new(t, "color", json_string("Attention"));
 	json_array_append_new(body, t);
-	webhook_teams_escape(&b, head, WF_HEADING_MAX);
-	json_array_append_new(body, wf_teams_textblock(&b, 0));
+	webhook_teams_escape(&c.b, c.head, WF_HEADING_MAX);
+	json_array_append_new(body, wf_teams_textblock(&c.b, 0));
+	wf_alert_facts(a, &c.f);
+	json_array_append_new(body, wf_teams_factset(&c.b, &c.f, "Alert ID",
+	    a->id));
 
-	wf_teams_fact(&b, facts, "Rule", a->rule);
-	snprintf(sev, sizeof sev, "Sev%d (%s)", a->severity,
-	    alert_severity_name(a->severity));
-	wf_teams_fact(&b, facts, "Severity", sev);
-	wf_teams_fact(&b, facts, "Tenant", wf_tenant(a));
-	wf_teams_fact(&b, facts, "Account", wf_account(a));
-	snprintf(count, sizeof count, "%ld", wf_count(a));
-	wf_teams_fact(&b, facts, "Records", count);
-	time_format_iso8601_sec(a->created_us, tmp);
-	wf_teams_fact(&b, facts, "Raised", tmp);
-	wf_teams_fact(&b, facts, "Alert ID", a->id);
-	json_array_append_new(body, json_pack("{s:s, s:o}", "type",
-	    "FactSet", "facts", facts));
-
-	for (size_t i = 0; i < a->nrecords && i < WEBHOOK_SHOWN_RECORDS; i++)
-		wf_teams_record(&b, body, a, i);
-	if (a->nrecords > WEBHOOK_SHOWN_RECORDS) {
-		buf_printf(&b, "... and %zu more records", a->nrecords -
-		    WEBHOOK_SHOWN_RECORDS);
-		json_array_append_new(body, wf_teams_textblock(&b, 0));
+	for (size_t i = 0; i < a->nrecords && i < WEBHOOK_SHOWN_RECORDS;
+	    i++) {
+		buf_printf(&c.b, "Record %zu of %zu", i + 1, a->nrecords);
+		t = wf_teams_textblock(&c.b, 0);
+		json_object_set_new(t, "weight", json_string("Bolder"));
+		json_object_set_new(t, "separator", json_true());
+		json_array_append_new(body, t);
+		wf_record_facts(a->records[i], &c.f);
+		json_array_append_new(body, wf_teams_factset(&c.b, &c.f, NULL,
+		    NULL));
 	}
+	if (a->nrecords > WEBHOOK_SHOWN_RECORDS) {
+		buf_printf(&c.b, "... and %zu more records", a->nrecords -
+		    WEBHOOK_SHOWN_RECORDS);
+		json_array_append_new(body, wf_teams_textblock(&c.b, 0));
+	}
+	wf_chat_free(&c);
 
 	card = json_pack("{s:s, s:s, s:s, s:o, s:{s:s}}",
 	    "$schema", "http://adaptivecards.io/schemas/adaptive-card.json",
 	    "type", "AdaptiveCard", "version", "1.2", "body", body,
 	    "msteams", "width", "Full");
-	free(summary);
-	free(head);
-	buf_free(&b);
 	return json_pack("{s:s, s:[{s:s, s:n, s:o}]}", "type", "message",
 	    "attachments", "contentType",
 	    "application/vnd.microsoft.card.adaptive", "contentUrl",

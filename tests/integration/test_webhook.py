@@ -39,8 +39,45 @@ def http_json(url, body=None, method=None, timeout=10):
         return json.loads(resp.read().decode() or "null")
 
 
-class HookSink:
+class Helper:
+    """A process a test starts: its log and how to stop it."""
+
+    name = "helper"
+    proc = None
+    log_path = None
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return "--- %s log:\n%s" % (self.name,
+                                            "".join(f.readlines()[-n:]))
+        except (OSError, TypeError):
+            return ""
+
+    def wait_up(self, ready, what, timeout=30):
+        """ready() while the process runs; stopped when it never is."""
+        try:
+            return wait_for(lambda: self.proc.poll() is None and ready(),
+                            timeout, what=what, on_timeout=self.log_tail)
+        except AssertionError:
+            self.stop()
+            raise
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+class HookSink(Helper):
     """A running tests/sim/hooksink.py and its control API."""
+
+    name = "hooksink"
 
     def __init__(self, env, key_file=None):
         self.env = env
@@ -56,18 +93,9 @@ class HookSink:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log)
-        info = wait_for(lambda: self.proc.poll() is None and
-                        read_json(ready), 15,
-                        what="hooksink to listen", on_timeout=self.log_tail)
+        info = self.wait_up(lambda: read_json(ready), "hooksink to listen")
         self.url = "https://127.0.0.1:%d" % info["port"]
         self.control = "http://127.0.0.1:%d" % info["control_port"]
-
-    def log_tail(self, n=30):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return "--- hooksink log:\n" + "".join(f.readlines()[-n:])
-        except OSError:
-            return ""
 
     def requests(self, path=None):
         reqs = http_json(self.control + "/requests")
@@ -77,19 +105,12 @@ class HookSink:
         http_json(self.control + "/script",
                   {"answers": answers, "default": default}, "POST")
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
-
-class Alertmanager:
+class Alertmanager(Helper):
     """/usr/bin/prometheus-alertmanager on a free loopback port, with its
     own storage and config, clustering off."""
+
+    name = "alertmanager"
 
     def __init__(self, env):
         self.env = env
@@ -109,8 +130,7 @@ class Alertmanager:
                  "--web.listen-address=127.0.0.1:%d" % self.port,
                  "--cluster.listen-address="],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        wait_for(lambda: self.proc.poll() is None and self._ready(), 30,
-                 what="alertmanager to be ready", on_timeout=self.log_tail)
+        self.wait_up(self._ready, "alertmanager to be ready")
 
     def _ready(self):
         try:
@@ -122,23 +142,6 @@ class Alertmanager:
 
     def alerts(self):
         return http_json(self.url + "/api/v2/alerts")
-
-    def log_tail(self, n=30):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return "--- alertmanager log:\n" + \
-                    "".join(f.readlines()[-n:])
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 class WebhookTest(gwtest.TestCase):

@@ -416,32 +416,51 @@ START_TEST(format_slack_many_records)
 }
 END_TEST
 
-START_TEST(escape_slack)
+struct escape_case {
+	const char	*in;
+	size_t		 max;
+	const char	*want;
+};
+
+static void
+check_escapes(void (*escape)(struct buf *, const char *, size_t),
+    const struct escape_case *cases, size_t n)
 {
 	struct buf b;
 
 	buf_init(&b);
-	webhook_slack_escape(&b, "<!channel> a&b <https://x|y>", 100);
-	ck_assert_str_eq(buf_cstr(&b),
-	    "&lt;!channel&gt; a&amp;b &lt;https://x|y&gt;");
-	buf_reset(&b);
-	webhook_slack_escape(&b, NULL, 100);
-	ck_assert_str_eq(buf_cstr(&b), "-");
-	buf_reset(&b);
-	webhook_slack_escape(&b, "a\tb\nc\x7f" "d", 100);
-	ck_assert_str_eq(buf_cstr(&b), "a b c d");
-	/* Cut on a whole entity and marked. */
-	buf_reset(&b);
-	webhook_slack_escape(&b, "abcd&&&&", 12);
-	ck_assert_str_eq(buf_cstr(&b), "abcd&amp;...");
-	buf_reset(&b);
-	webhook_slack_escape(&b, "abc&", 8);
-	ck_assert_str_eq(buf_cstr(&b), "abc&amp;");
-	/* Never half a UTF-8 character. */
-	buf_reset(&b);
-	webhook_slack_escape(&b, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 7);
-	ck_assert_str_eq(buf_cstr(&b), "\xc3\xa9\xc3\xa9...");
+	for (size_t i = 0; i < n; i++) {
+		buf_reset(&b);
+		escape(&b, cases[i].in, cases[i].max);
+		ck_assert_msg(strcmp(buf_cstr(&b), cases[i].want) == 0,
+		    "case %zu: '%s' gave '%s', not '%s'", i, cases[i].in,
+		    buf_cstr(&b), cases[i].want);
+	}
 	buf_free(&b);
+}
+
+START_TEST(escape_slack)
+{
+	static const struct escape_case cases[] = {
+		{ "<!channel> a&b <https://x|y>", 100,
+		  "&lt;!channel&gt; a&amp;b &lt;https://x|y&gt;" },
+		{ NULL, 100, "-" },
+		{ "", 100, "-" },
+		{ "a\tb\nc\x7f" "d", 100, "a b c d" },
+		/* Cut on a whole entity, and marked. */
+		{ "abcd&&&&", 12, "abcd&amp;..." },
+		{ "abc&", 8, "abc&amp;" },
+		/* Never half a UTF-8 character. */
+		{ "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 7,
+		  "\xc3\xa9\xc3\xa9..." },
+		{ "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 8,
+		  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9" },
+		/* Not UTF-8: the replacement character. */
+		{ "a\xff" "b", 100, "a\xef\xbf\xbd" "b" },
+	};
+
+	check_escapes(webhook_slack_escape, cases,
+	    sizeof cases / sizeof cases[0]);
 }
 END_TEST
 
@@ -502,42 +521,27 @@ END_TEST
 
 START_TEST(escape_teams)
 {
-	struct buf b;
+	static const struct escape_case cases[] = {
+		{ "# 1. *a* _b_ `c` [d](e) <f> ~g~ \\", 200,
+		  "\\# 1. \\*a\\* \\_b\\_ \\`c\\` \\[d\\](e) \\<f\\> \\~g\\~ "
+		  "\\\\" },
+		/* List markers only where the value starts. */
+		{ "- x - y", 200, "\\- x - y" },
+		{ "+1) x", 200, "\\+1) x" },
+		{ "12. x 3.4", 200, "12\\. x 3.4" },
+		{ "7) x", 200, "7\\) x" },
+		{ "12.", 200, "12\\." },
+		{ "203.0.113.7", 200, "203.0.113.7" },
+		{ "2026-11-22 1) +x", 200, "2026-11-22 1) +x" },
+		/* Inside a word an underscore is no markup; at its edge
+		 * it is. */
+		{ "sign_in _x_ a_ _b", 200, "sign_in \\_x\\_ a\\_ \\_b" },
+		{ "a\r\nb", 200, "a  b" },
+		{ "[[[[", 7, "\\[\\[..." },
+	};
 
-	buf_init(&b);
-	webhook_teams_escape(&b, "# 1. *a* _b_ `c` [d](e) <f> ~g~ \\", 200);
-	ck_assert_str_eq(buf_cstr(&b), "\\# 1. \\*a\\* \\_b\\_ \\`c\\` "
-	    "\\[d\\](e) \\<f\\> \\~g\\~ \\\\");
-	/* List markers only where the value starts. */
-	buf_reset(&b);
-	webhook_teams_escape(&b, "- x - y", 200);
-	ck_assert_str_eq(buf_cstr(&b), "\\- x - y");
-	buf_reset(&b);
-	webhook_teams_escape(&b, "12. x 3.4", 200);
-	ck_assert_str_eq(buf_cstr(&b), "12\\. x 3.4");
-	buf_reset(&b);
-	webhook_teams_escape(&b, "203.0.113.7", 200);
-	ck_assert_str_eq(buf_cstr(&b), "203.0.113.7");
-	buf_reset(&b);
-	webhook_teams_escape(&b, "12.", 200);
-	ck_assert_str_eq(buf_cstr(&b), "12\\.");
-	/* Inside a word an underscore is no markup; at its edge it is. */
-	buf_reset(&b);
-	webhook_teams_escape(&b, "sign_in _x_ a_ _b", 200);
-	ck_assert_str_eq(buf_cstr(&b), "sign_in \\_x\\_ a\\_ \\_b");
-	buf_reset(&b);
-	webhook_teams_escape(&b, "2026-11-22 1) +x", 200);
-	ck_assert_str_eq(buf_cstr(&b), "2026-11-22 1) +x");
-	buf_reset(&b);
-	webhook_teams_escape(&b, "+1) x", 200);
-	ck_assert_str_eq(buf_cstr(&b), "\\+1) x");
-	buf_reset(&b);
-	webhook_teams_escape(&b, "7) x", 200);
-	ck_assert_str_eq(buf_cstr(&b), "7\\) x");
-	buf_reset(&b);
-	webhook_teams_escape(&b, "a\r\nb", 200);
-	ck_assert_str_eq(buf_cstr(&b), "a  b");
-	buf_free(&b);
+	check_escapes(webhook_teams_escape, cases,
+	    sizeof cases / sizeof cases[0]);
 }
 END_TEST
 
