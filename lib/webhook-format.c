@@ -394,6 +394,7 @@ wf_record_json(const struct record *r)
 		free(id);
 	}
 	json_object_set_new(o, "target_ids", ids);
+	json_object_set_new(o, "modified", wf_str(r->modified));
 	return o;
 }
 
@@ -557,6 +558,8 @@ wf_record_facts(const struct record *r, struct wf_facts *f)
 		wf_fact(f, "Activity", r->activity);
 		wf_fact(f, "Initiator", r->initiator);
 		wf_fact(f, "Target", r->target);
+		if (r->modified != NULL)
+			wf_fact(f, "Modified", r->modified);
 	}
 	wf_fact(f, "UPN", r->upn);
 	wf_fact(f, "IP", r->ip);

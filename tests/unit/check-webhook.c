@@ -73,6 +73,7 @@ audit_record(void)
 	r->initiator_id = xstrdup("66666666-6666-6666-6666-666666666666");
 	r->target = xstrdup(BG_UPN);
 	r->target_ids = xstrdup(BG_OID " 77777777-7777-7777-7777-777777777777");
+	r->modified = xstrdup("PasswordProfile: [] -> [<redacted>]");
 	/* Not UTF-8: must come out as U+FFFD, not lose the page. */
 	r->upn = xstrdup("bad\xff\xfe" "byte");
 	return r;
@@ -233,9 +234,12 @@ check_alert_object(json_t *o)
 	ck_str_at(o, "records.1.target_ids.0", BG_OID);
 	ck_str_at(o, "records.1.target_ids.1",
 	    "77777777-7777-7777-7777-777777777777");
+	ck_null_at(o, "records.0.modified");
+	ck_str_at(o, "records.1.modified",
+	    "PasswordProfile: [] -> [<redacted>]");
 	/* Exactly the documented keys, no more. */
 	ck_assert_uint_eq(json_object_size(o), 19);
-	ck_assert_uint_eq(json_object_size(at(o, "records.0")), 23);
+	ck_assert_uint_eq(json_object_size(at(o, "records.0")), 24);
 }
 
 START_TEST(format_json)
@@ -383,6 +387,8 @@ START_TEST(format_slack)
 	    "*App:* *Portal*_x_  Injected: line");
 	ck_has(json_string_value(at(o, "blocks.3.text.text")),
 	    "*Activity:* Reset password (by admin)");
+	ck_has(json_string_value(at(o, "blocks.3.text.text")),
+	    "*Modified:* PasswordProfile: [] -&gt; [&lt;redacted&gt;]");
 	ck_str_at(o, "blocks.4.type", "context");
 	ck_str_at(o, "blocks.4.elements.0.type", "mrkdwn");
 	ck_has(json_string_value(at(o, "blocks.4.elements.0.text")),
