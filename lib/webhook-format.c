@@ -398,8 +398,9 @@ wf_record_json(const struct record *r)
 	return o;
 }
 
-json_t *
-webhook_alert_json(const struct alert *a)
+/* The object with at most max records (the rest counted). */
+static json_t *
+wf_alert_json(const struct alert *a, size_t max)
 {
 	json_t *o = json_object(), *acct = json_object(), *recs;
 	char sev[8], *s;
@@ -430,12 +431,20 @@ webhook_alert_json(const struct alert *a)
 	free(s);
 	json_object_set_new(o, "count", json_integer(wf_count(a)));
 	recs = json_array();
-	for (size_t i = 0; i < a->nrecords; i++)
+	for (size_t i = 0; i < a->nrecords && i < max; i++)
 		json_array_append_new(recs, wf_record_json(a->records[i]));
 	json_object_set_new(o, "records", recs);
+	json_object_set_new(o, "records_omitted", json_integer(
+	    a->nrecords > max ? (json_int_t)(a->nrecords - max) : 0));
 	json_object_set_new(o, "generator", json_pack("{s:s, s:s}",
 	    "name", "glasswatch", "version", GLASSWATCH_VERSION));
 	return o;
+}
+
+json_t *
+webhook_alert_json(const struct alert *a)
+{
+	return wf_alert_json(a, SIZE_MAX);
 }
 
 /* ---- azure-common-alert --------------------------------------------- */
@@ -796,7 +805,10 @@ wf_pagerduty(const struct alert *a, const char *routing_key)
 	free(rule);
 	json_object_set_new(payload, "class",
 	    json_string(alert_kind_name(a->kind)));
-	json_object_set_new(payload, "custom_details", webhook_alert_json(a));
+	/* PagerDuty refuses events over 512 KB: a large digest keeps its
+	 * first records here (the summary still counts them all). */
+	json_object_set_new(payload, "custom_details", wf_alert_json(a,
+	    WEBHOOK_PD_MAX_RECORDS));
 
 	return json_pack("{s:o, s:s, s:o, s:o, s:s}",
 	    "routing_key", wf_text(routing_key),

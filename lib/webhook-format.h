@@ -28,6 +28,8 @@ extern const char *const webhook_format_names[];
 #define WEBHOOK_SHOWN_RECORDS	5
 /* PagerDuty's payload.summary limit. */
 #define WEBHOOK_PD_SUMMARY_MAX	1024
+/* Records in PagerDuty's custom_details, which must stay under 512 KB. */
+#define WEBHOOK_PD_MAX_RECORDS	100
 
 /* The body for one alert (compact JSON, UTF-8). routing_key is the
  * PagerDuty integration key (pagerduty only; NULL otherwise). Caller frees

@@ -238,7 +238,8 @@ check_alert_object(json_t *o)
 	ck_str_at(o, "records.1.modified",
 	    "PasswordProfile: [] -> [<redacted>]");
 	/* Exactly the documented keys, no more. */
-	ck_assert_uint_eq(json_object_size(o), 19);
+	ck_int_at(o, "records_omitted", 0);
+	ck_assert_uint_eq(json_object_size(o), 20);
 	ck_assert_uint_eq(json_object_size(at(o, "records.0")), 24);
 }
 
@@ -594,6 +595,19 @@ START_TEST(format_pagerduty)
 	o = body_of(WEBHOOK_PAGERDUTY, a, "k");
 	ck_assert_uint_eq(strlen(json_string_value(at(o, "payload.summary"))),
 	    1023);
+	json_decref(o);
+
+	/* A large digest: the first 100 records, the rest counted. */
+	for (int i = 0; i < 150; i++)
+		alert_add_record(a, signin_record());
+	o = body_of(WEBHOOK_PAGERDUTY, a, "k");
+	ck_assert_uint_eq(json_array_size(at(o,
+	    "payload.custom_details.records")), WEBHOOK_PD_MAX_RECORDS);
+	ck_int_at(o, "payload.custom_details.records_omitted", 52);
+	json_decref(o);
+	o = body_of(WEBHOOK_JSON, a, NULL);
+	ck_assert_uint_eq(json_array_size(at(o, "records")), 152);
+	ck_int_at(o, "records_omitted", 0);
 	json_decref(o);
 	alert_free(a);
 }
