@@ -194,7 +194,7 @@ class WebhookTest(gwtest.TestCase):
             what="%d delivered deliveries" % n, on_timeout=self.diagnostics)
 
     def alert_id(self):
-        rows = self.env.db("SELECT id FROM alerts")
+        rows = self.env.db("SELECT id FROM alerts WHERE kind = 'event'")
         self.assertEqual(len(rows), 1, rows)
         return rows[0]["id"]
 
@@ -334,10 +334,19 @@ class WebhookTest(gwtest.TestCase):
         self.sim.signin(BG1, BG1_UPN)
         wait_for(self.alive(lambda: self.env.deliveries("failed")), 30,
                  what="a failed delivery", on_timeout=self.diagnostics)
-        reqs = self.sink.requests("/hook")
+        rule_alert = self.alert_id()
+        reqs = [r for r in self.sink.requests("/hook")
+                if r["headers"].get("webhook-id") == rule_alert]
         self.assertEqual(len(reqs), 1, reqs)    # 401: not retried
         self.assertTrue(reqs[0]["signature"].startswith("bad:"), reqs)
         self.assertIn("HTTP 401, refused", self.daemon.output())
+        # The lost delivery raises a system alert, through the same
+        # notifier (the default system_actions), refused alike.
+        system = wait_for(self.alive(lambda: [
+            r for r in self.sink.requests("/hook")
+            if (r["json"] or {}).get("kind") == "system"]), 20,
+            what="the system alert", on_timeout=self.diagnostics)
+        self.assertIn(rule_alert, system[0]["json"]["description"])
 
     def test_real_alertmanager_lists_the_alert(self):
         if not os.access(ALERTMANAGER, os.X_OK):
