@@ -75,6 +75,7 @@ void	delivery_done(struct delivery *, enum deliver_result, const char *why);
 
 /* The notifiers this build has, each in its own file. */
 extern const struct notifier_ops notify_email_ops;	/* notify-email.c */
+extern const struct notifier_ops notify_sms_ops;	/* notify-sms.c */
 extern const struct notifier_ops notify_webhook_ops;	/* notify-webhook.c */
 
 /* The registry (notifiers.c). */

@@ -11,6 +11,7 @@
 
 static const struct notifier_ops *const notifier_table[] = {
 	&notify_email_ops,
+	&notify_sms_ops,
 	&notify_webhook_ops,
 };
 
@@ -19,7 +20,7 @@ static const struct notifier_ops *const notifier_table[] = {
 /* Types that later issues add; the loader says "not supported in this
  * build" for them rather than "unknown". */
 static const char *const notifier_planned[] = {
-	"sms", "heartbeat"
+	"heartbeat"
 };
 
 const struct notifier_ops *
