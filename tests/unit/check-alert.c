@@ -361,9 +361,10 @@ START_TEST(test_registry)
 
 	ck_assert_ptr_eq(notifier_find("email"), &notify_email_ops);
 	ck_assert_str_eq(notify_email_ops.type, "email");
-	ck_assert_ptr_null(notifier_find("sms"));
+	ck_assert_ptr_eq(notifier_find("sms"), &notify_sms_ops);
 	ck_assert_ptr_null(notifier_find("Email"));
-	ck_assert(notifier_type_planned("sms"));
+	ck_assert_ptr_eq(notifier_find("webhook"), &notify_webhook_ops);
+	ck_assert(!notifier_type_planned("sms"));
 	ck_assert(!notifier_type_planned("webhook"));
 	ck_assert(notifier_type_planned("heartbeat"));
 	ck_assert(!notifier_type_planned("email"));

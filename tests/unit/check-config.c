@@ -450,12 +450,12 @@ START_TEST(unsupported_features)
 	ck_assert_ptr_null(load("metrics: { listen: \"127.0.0.1:9465\" }\n"
 	    TENANT RULE "    blind: x\n    signal: audit\n"
 	    NOTIFIER
-	    "  - name: sms\n"
-	    "    type: sms\n"));
+	    "  - name: beat\n"
+	    "    type: heartbeat\n"));
 	expect_error(1, 10, "metrics: not supported in this build");
 	expect_error(17, 5, "unknown key 'blind'");
-	expect_error(27, 11, "type: notifier type 'sms' is not supported in "
-	    "this build");
+	expect_error(27, 11, "type: notifier type 'heartbeat' is not "
+	    "supported in this build");
 	ck_assert_uint_eq(errs.n, 3);
 }
 END_TEST
