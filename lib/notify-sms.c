@@ -225,6 +225,18 @@ sms_key_owners(const char *key, char *out, size_t outlen)
 	}
 }
 
+static int
+sms_is_number(const yaml_node_t *n)
+{
+	const char *s = (const char *)n->data.scalar.value;
+	char *end;
+
+	if (n->type != YAML_SCALAR_NODE || *s == '\0')
+		return 0;
+	(void)strtol(s, &end, 10);
+	return *end == '\0';
+}
+
 static void
 sms_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 {
@@ -261,9 +273,12 @@ sms_check(struct cfg *cfg, yaml_node_t *map, void *obj)
 		}
 	}
 
-	if (c->max_length < SMS_MAX_LENGTH_MIN ||
-	    c->max_length > SMS_MAX_LENGTH_MAX)
-		cfg_error(cfg, cfg_value(cfg, map, "max_length"),
+	/* Not a number at all was reported by the loader already. */
+	node = cfg_value(cfg, map, "max_length");
+	if ((node == NULL || sms_is_number(node)) &&
+	    (c->max_length < SMS_MAX_LENGTH_MIN ||
+	    c->max_length > SMS_MAX_LENGTH_MAX))
+		cfg_error(cfg, node,
 		    "max_length: must be %d to %d (GSM-7 characters; 160 is "
 		    "one SMS)", SMS_MAX_LENGTH_MIN, SMS_MAX_LENGTH_MAX);
 
