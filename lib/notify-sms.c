@@ -21,6 +21,7 @@
 #include "config.h"
 #include "http.h"
 #include "notifier.h"
+#include "notify-http.h"
 #include "sms-provider.h"
 #include "sms-text.h"
 #include "strlist.h"
@@ -187,6 +188,23 @@ sms_send_failed(struct delivery *d, const char *url, char *err)
 	free(origin);
 	free(err);
 	return -1;
+}
+
+void
+sms_request(struct notifier *n, struct delivery *d, const char *method,
+    const char *url, const char *const *headers, const char *body,
+    notify_http_judge judge)
+{
+	const struct sms_conf *c = n->cfg->conf;
+	struct http_request req = { 0 };
+
+	req.method = method;
+	req.url = url;
+	req.headers = headers;
+	req.body = body;
+	req.body_len = body != NULL ? strlen(body) : 0;
+	req.ca_file = c->ca_file;
+	notify_http_send(n, d, &req, judge);
 }
 
 void

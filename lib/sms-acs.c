@@ -315,7 +315,6 @@ static int
 acs_send(struct notifier *n, struct delivery *d, const char *text)
 {
 	const struct sms_conf *c = n->cfg->conf;
-	struct http_request req = { 0 };
 	const char *headers[6];
 	char date[64], *key, *url, *body, *host = NULL, *pq = NULL;
 	char *hash = NULL, *auth = NULL, *h_date, *h_hash, *h_auth;
@@ -357,13 +356,7 @@ acs_send(struct notifier *n, struct delivery *d, const char *text)
 	headers[3] = h_hash;
 	headers[4] = h_auth;
 	headers[5] = NULL;
-	req.method = "POST";
-	req.url = url;
-	req.headers = headers;
-	req.body = body;
-	req.body_len = strlen(body);
-	req.ca_file = c->ca_file;
-	notify_http_send(n, d, &req, sms_acs_judge);
+	sms_request(n, d, "POST", url, headers, body, sms_acs_judge);
 	freezero_str(h_auth);
 	free(h_hash);
 	free(h_date);

@@ -490,7 +490,6 @@ gateway_send(struct notifier *n, struct delivery *d, const char *text)
 {
 	const struct sms_conf *c = n->cfg->conf;
 	static const char *const methods[] = { "POST", "PUT", "GET" };
-	struct http_request req = { 0 };
 	const char *ctype, **headers;
 	char **own, *token = NULL, *auth = NULL, *body, *url, *ct = NULL;
 	char *err = NULL;
@@ -532,13 +531,7 @@ gateway_send(struct notifier *n, struct delivery *d, const char *text)
 	}
 	headers[nh] = NULL;
 
-	req.method = methods[c->method];
-	req.url = url;
-	req.headers = headers;
-	req.body = body;
-	req.body_len = body != NULL ? strlen(body) : 0;
-	req.ca_file = c->ca_file;
-	notify_http_send(n, d, &req, NULL);
+	sms_request(n, d, methods[c->method], url, headers, body, NULL);
 
 	if (auth != NULL)
 		freezero_str(auth);

@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "notifier.h"
+#include "notify-http.h"
 #include "strlist.h"
 
 struct alert;
@@ -77,6 +78,12 @@ char	*sms_printable(const char *, size_t max);
 /* Ends d before any request was made (a secret file unreadable...):
  * DELIVER_RETRY with "ORIGIN-OF-URL: err"; frees err; returns -1. */
 int	 sms_send_failed(struct delivery *, const char *url, char *err);
+/* Sends d's request (body NULL: none) with the notifier's ca_file through
+ * notify-http.c, read by judge (NULL: the common reading). The request is
+ * copied: the caller wipes and frees its parts at once. */
+void	 sms_request(struct notifier *, struct delivery *, const char *method,
+	    const char *url, const char *const *headers, const char *body,
+	    notify_http_judge);
 /* A key given for another provider: "KEY: only with provider: ..." */
 void	 sms_error_key(struct cfg *, yaml_node_t *map, const char *key,
 	    const char *why);

@@ -185,7 +185,6 @@ static int
 twilio_send(struct notifier *n, struct delivery *d, const char *text)
 {
 	const struct sms_conf *c = n->cfg->conf;
-	struct http_request req = { 0 };
 	const char *headers[4];
 	char *token, *pair, *b64, *auth, *url, *body, *err = NULL;
 
@@ -210,14 +209,7 @@ twilio_send(struct notifier *n, struct delivery *d, const char *text)
 	headers[1] = "Accept: application/json";
 	headers[2] = auth;
 	headers[3] = NULL;
-	req.method = "POST";
-	req.url = url;
-	req.headers = headers;
-	req.body = body;
-	req.body_len = strlen(body);
-	req.ca_file = c->ca_file;
-	/* The engine copies what it needs (and wipes its copies). */
-	notify_http_send(n, d, &req, sms_twilio_judge);
+	sms_request(n, d, "POST", url, headers, body, sms_twilio_judge);
 	freezero_str(auth);
 	free(body);
 	free(url);
