@@ -305,7 +305,8 @@ sms_text_build(const struct alert *a, size_t max_length)
 	struct buf b;
 
 	buf_init(&b);
-	buf_printf(&b, "[Sev%d] ", a->severity);
+	/* No brackets: in GSM-7 each takes two septets. */
+	buf_printf(&b, "Sev%d: ", a->severity);
 	headline = alert_headline(a);
 	buf_puts(&b, headline);
 	free(headline);
@@ -330,9 +331,9 @@ sms_text_build(const struct alert *a, size_t max_length)
 	 * history, and kept whatever else is cut. */
 	if (a->id != NULL && strncmp(a->id, "gw-", 3) == 0 &&
 	    strlen(a->id) >= 11)
-		suffix = xasprintf(" [%.11s]", a->id);
+		suffix = xasprintf(" (%.11s)", a->id);
 	else
-		suffix = xasprintf(" [%.16s]", a->id != NULL ? a->id : "-");
+		suffix = xasprintf(" (%.16s)", a->id != NULL ? a->id : "-");
 	out = sms_text_fit(buf_cstr(&b), suffix, max_length);
 	free(suffix);
 	buf_free(&b);

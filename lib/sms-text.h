@@ -33,8 +33,8 @@ size_t	 sms_text_limit(enum sms_encoding, size_t max_length);
  * stays whole. Control characters become spaces. Caller frees. */
 char	*sms_text_fit(const char *text, const char *suffix,
 	    size_t max_length);
-/* The page for an alert: "[Sev0] <what happened>. IP <ip>, <time>. Rule
- * <rule>, tenant <tenant>, <location>, app <app> [gw-1a2b3c4d]", cut to
+/* The page for an alert: "Sev0: <what happened>. IP <ip>, <time>. Rule
+ * <rule>, tenant <tenant>, <location>, app <app> (gw-1a2b3c4d)", cut to
  * max_length. Caller frees. */
 char	*sms_text_build(const struct alert *, size_t max_length);
 

@@ -163,9 +163,9 @@ class SmsTest(gwtest.TestCase):
         self.assertNotIn("/2010-04-01/Accounts", out)
 
     def assert_page(self, body, alert_id):
-        self.assertTrue(body.startswith("[Sev0] Break-glass account %s "
+        self.assertTrue(body.startswith("Sev0: Break-glass account %s "
                                         "signed in. IP " % BG1_UPN), body)
-        self.assertTrue(body.endswith(" [%s]" % alert_id[:11]), body)
+        self.assertTrue(body.endswith(" (%s)" % alert_id[:11]), body)
         self.assertLessEqual(len(body), 160, body)
 
     # ------------------------------------------------------------------
@@ -302,7 +302,7 @@ class SmsTest(gwtest.TestCase):
                          "application/json")
         self.assertEqual(get["fields"]["dest"], TO[1])
         self.assertEqual(get["fields"]["literal"], "{to}")
-        self.assertTrue(get["fields"]["msg"].startswith("[Sev0] "))
+        self.assertTrue(get["fields"]["msg"].startswith("Sev0: "))
         self.assertTrue(all(r["auth_ok"] for r in
                             self.sms.requests("gateway")))
         self.assert_no_secrets()
