@@ -54,7 +54,7 @@ enum sms_field_kind { SMS_FIELD_TEXT, SMS_FIELD_MAP, SMS_FIELD_LIST };
 struct sms_field {
 	char			*key;		/* NULL in a list */
 	enum sms_field_kind	 kind;
-	struct gw_value		*value;		/* SMS_FIELD_TEXT */
+	struct gw_value		*value;		/* a text */
 	struct sms_fields	*sub;		/* SMS_FIELD_MAP, _LIST */
 };
 

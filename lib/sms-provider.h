@@ -24,7 +24,7 @@ enum sms_method { SMS_POST, SMS_PUT, SMS_GET };
 
 /* The keys of a `type: sms` notifier (the common ones are in config.c). */
 struct sms_conf {
-	int			 provider;	/* enum sms_provider_kind */
+	int			 provider;	/* sms_provider_kind */
 	struct strlist		 to;		/* E.164 numbers */
 	long			 max_length;	/* GSM-7 septets */
 	char			*ca_file;
@@ -48,12 +48,13 @@ struct sms_conf {
 
 struct sms_provider {
 	const char		 *name;		/* provider: NAME */
-	const char *const	 *keys;		/* its own keys, NULL-ended */
+	const char *const	 *keys;		/* its keys, NULL-ended */
 	/* Cross-key checks; errors via cfg_error. */
 	void	(*check)(struct cfg *, yaml_node_t *map, struct sms_conf *);
 	/* One request for d with the page text; ends in delivery_done()
 	 * like notifier_ops.send. */
-	int	(*send)(struct notifier *, struct delivery *, const char *text);
+	int	(*send)(struct notifier *, struct delivery *,
+		    const char *text);
 };
 
 extern const struct sms_provider sms_twilio;	/* sms-twilio.c */
@@ -81,9 +82,9 @@ int	 sms_send_failed(struct delivery *, const char *url, char *err);
 /* Sends d's request (body NULL: none) with the notifier's ca_file through
  * notify-http.c, read by judge (NULL: the common reading). The request is
  * copied: the caller wipes and frees its parts at once. */
-void	 sms_request(struct notifier *, struct delivery *, const char *method,
-	    const char *url, const char *const *headers, const char *body,
-	    notify_http_judge);
+void	 sms_request(struct notifier *, struct delivery *,
+	    const char *method, const char *url, const char *const *headers,
+	    const char *body, notify_http_judge);
 /* A key given for another provider: "KEY: only with provider: ..." */
 void	 sms_error_key(struct cfg *, yaml_node_t *map, const char *key,
 	    const char *why);
@@ -101,7 +102,8 @@ enum deliver_result sms_twilio_judge(struct delivery *,
  * alert id and the number), and the HMAC-SHA256 access-key signature. */
 #define SMS_ACS_API_VERSION	"2021-03-07"
 char	*sms_acs_repeatability_id(const char *alert_id, const char *to);
-void	 sms_acs_date(int64_t us, char *out, size_t outlen);	/* RFC 1123 */
+/* RFC 1123: "Mon, 23 Nov 2026 03:49:15 GMT". */
+void	 sms_acs_date(int64_t us, char *out, size_t outlen);
 char	*sms_acs_body(const char *from, const char *to, const char *text,
 	    const char *alert_id, int64_t first_sent_us);
 /* The x-ms-content-sha256 value and the Authorization value for a

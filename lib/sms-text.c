@@ -165,7 +165,7 @@ sms_clean(const char *s)
 
 /* The running size of a text, one code point at a time. */
 struct sms_count {
-	int	gsm;		/* every code point so far has a GSM-7 form */
+	int	gsm;		/* every code point so far is GSM-7 */
 	size_t	septets;
 	size_t	units;
 };

@@ -13,8 +13,8 @@ enum sms_encoding { SMS_GSM7, SMS_UCS2 };
 
 struct sms_size {
 	enum sms_encoding	encoding;
-	size_t			units;		/* septets or UTF-16 units */
-	size_t			segments;	/* 0 for the empty text */
+	size_t			units;	/* septets or UTF-16 units */
+	size_t			segments; /* 0 for no text */
 };
 
 /* Bounds on max_length, in GSM-7 septets (Twilio takes 1600 characters). */
