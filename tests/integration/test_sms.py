@@ -137,13 +137,20 @@ class SmsTest(gwtest.TestCase):
                         timeout, what="%d SMS" % n,
                         on_timeout=self.diagnostics)
 
-    def wait_states(self, want, timeout=30):
-        """Wait until the delivery rows' states are exactly `want`
-        (sorted); returns the rows."""
+    def deliveries(self, kind="event"):
+        """The delivery rows of alerts of one kind: a delivery lost for
+        good raises a system alert, which has deliveries of its own."""
+        return self.env.db("SELECT d.* FROM deliveries d JOIN alerts a "
+                           "ON a.id = d.alert_id WHERE a.kind = ? "
+                           "ORDER BY d.recipient", (kind,))
+
+    def wait_states(self, want, timeout=30, kind="event"):
+        """Wait until the states of the delivery rows of `kind` alerts
+        are exactly `want` (sorted); returns the rows."""
         return wait_for(self.alive(lambda: sorted(
-            d["state"] for d in self.env.deliveries()) == want and
-            self.env.deliveries()), timeout,
-            what="delivery states %s" % want,
+            d["state"] for d in self.deliveries(kind)) == want and
+            self.deliveries(kind)), timeout,
+            what="%s delivery states %s" % (kind, want),
             on_timeout=lambda: "%s\n%s" % (self.env.deliveries(),
                                            self.diagnostics()))
 
@@ -207,7 +214,7 @@ class SmsTest(gwtest.TestCase):
         self.assertGreaterEqual(reqs[2]["t"] - reqs[1]["t"], 2.8)
         self.settle(n=3)
         self.assertEqual(len(self.sms.messages()), 1)
-        row = self.env.deliveries()[0]
+        row = self.deliveries()[0]
         self.assertEqual(row["attempts"], 2, row)
         self.assertIn("as the server asked", self.daemon.output())
         self.assert_no_secrets()
@@ -217,12 +224,21 @@ class SmsTest(gwtest.TestCase):
         self.sms.fault(provider="twilio", twilio_code=21211)
         self.sim.signin(BG1, BG1_UPN)
         rows = self.wait_states(["failed"])
+        self.assertEqual(rows[0]["attempts"], 0, rows)
         self.assertIn("21211", rows[0]["last_error"])
         self.assertIn("invalid To number", rows[0]["last_error"])
-        self.settle(n=3)
-        self.assertEqual(len(self.sms.requests("twilio")), 1)
-        self.assertEqual(self.sms.messages(), [])
         self.assertIn("failed permanently", self.daemon.output())
+        # Never retried; the Sev-1 system alert about it goes out by SMS
+        # (system_actions defaults to the rules' notifiers).
+        self.wait_states(["delivered"], kind="system")
+        self.settle(n=3)
+        alert_id = self.alert_id()
+        msgs = self.sms.messages("twilio")
+        self.assertEqual(len(msgs), 1, msgs)
+        self.assertTrue(msgs[0]["body"].startswith(
+            "Sev1: glasswatch system alert: "), msgs)
+        self.assertFalse(msgs[0]["body"].endswith("(%s)" % alert_id[:11]))
+        self.assertEqual(len(self.sms.requests("twilio")), 2)
         self.assert_no_secrets()
 
     def test_acs_signed_and_sent_once_across_a_retry(self):
@@ -257,9 +273,13 @@ class SmsTest(gwtest.TestCase):
         self.sim.signin(BG1, BG1_UPN)
         rows = self.wait_states(["failed"])
         self.assertIn("HTTP 401", rows[0]["last_error"])
+        self.assertIn("signature does not match", rows[0]["last_error"])
+        # The system alert about it fails the same way, and stops there.
+        self.wait_states(["failed"], kind="system")
+        self.settle(n=3)
         reqs = self.sms.requests("acs")
         self.assertEqual([(r["status"], r["auth_ok"]) for r in reqs],
-                         [(401, False)])
+                         [(401, False)] * 2)
         self.assertEqual(self.sms.messages(), [])
         self.assertNotIn(wrong, self.daemon.output())
 
@@ -269,7 +289,10 @@ class SmsTest(gwtest.TestCase):
         self.sim.signin(BG1, BG1_UPN)
         rows = self.wait_states(["failed"])
         self.assertIn("result 400", rows[0]["last_error"])
-        self.assertEqual(self.sms.messages(), [])
+        self.wait_states(["delivered"], kind="system")
+        alert_id = self.alert_id()
+        self.assertFalse([m for m in self.sms.messages()
+                          if m["body"].endswith("(%s)" % alert_id[:11])])
 
     def test_gateway_json_and_form_over_get(self):
         def make(t):
