@@ -564,8 +564,7 @@ END_TEST
 
 /* rate_limit: two sends per window to a recipient. Five alerts: the
  * first alone, the other four as one batch that lists them (nothing
- * dropped), their rows settling with it. Three more at once: they wait
- * for the window, then one alone and two in a batch. */
+ * dropped), their rows settling with it. One more waits for the window. */
 START_TEST(rate_limit_batches)
 {
 	char id[16];
@@ -588,21 +587,28 @@ START_TEST(rate_limit_batches)
 	ck_assert_int_eq(sql_int("SELECT count(*) FROM deliveries WHERE "
 	    "state = 'delivered'"), 6);
 
-	/* The window is full: held, then one alone and a batch of two,
-	 * which fails: what it carries fails with it. */
+	/* The window is full: the next alert is held until it frees. */
+	ck_assert_int_eq(enqueue("gw-6", "n0", NULL), 1);
+	ck_assert_int_eq(run_until(none_open, 8 * SEC), 1);
+	ck_assert_uint_eq(nsent, 3);
+	ck_assert_str_eq(sent[2].alert_id, "gw-6");
+	ck_assert_int_ge(sent[2].at_us, sent[0].at_us + 2 * SEC);
+
+	/* An empty window again: one alone and a batch of two, which fails:
+	 * what it carries fails with it. */
+	run_for(2 * SEC + SEC / 2);
 	push(DELIVER_OK, -1, NULL);
 	push(DELIVER_DROP, -1, "HTTP 400");
-	for (int i = 6; i <= 8; i++) {
+	for (int i = 7; i <= 9; i++) {
 		snprintf(id, sizeof id, "gw-%d", i);
 		ck_assert_int_eq(enqueue(id, "n0", NULL), 1);
 	}
 	ck_assert_int_eq(run_until(none_open, 8 * SEC), 1);
-	ck_assert_uint_eq(nsent, 4);
-	ck_assert_str_eq(sent[2].alert_id, "gw-6");
-	ck_assert_int_ge(sent[2].at_us, sent[0].at_us + 2 * SEC);
+	ck_assert_uint_eq(nsent, 5);
+	ck_assert_str_eq(sent[3].alert_id, "gw-7");
 	ck_assert_int_eq(sql_int("SELECT count(*) FROM deliveries WHERE "
 	    "batch_id = '%s' AND state = 'failed' AND last_error = "
-	    "'HTTP 400'", sent[3].alert_id), 2);
+	    "'HTTP 400'", sent[4].alert_id), 2);
 }
 END_TEST
 
