@@ -20,6 +20,9 @@ struct daemon_opts {
 
 int	daemon_run(const struct daemon_opts *);
 
+/* testnotify.c: --test-notify NAME; returns the exit code. */
+int	test_notify(const char *config_path, const char *name, int debug);
+
 /* lock.c: the exclusive lock on state_dir; returns the held fd, or -1
  * with *exit_code (EXIT_LOCKED or EXIT_STATE_DIR) after logging why. */
 int	state_dir_lock(const char *state_dir, int *exit_code);

@@ -18,12 +18,13 @@
 
 #define DEFAULT_CONFIG	"/etc/glasswatch/glasswatch.yaml"
 
-enum { OPT_CHECK = 256, OPT_ONCE, OPT_VERSION };
+enum { OPT_CHECK = 256, OPT_ONCE, OPT_VERSION, OPT_TEST_NOTIFY };
 
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "once", no_argument, NULL, OPT_ONCE },
+	{ "test-notify", required_argument, NULL, OPT_TEST_NOTIFY },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -39,13 +40,17 @@ usage(FILE *f)
 	    "configuration and secrets\n"
 	    "       glasswatchd [-d] [-c FILE] --once     poll once, alert, "
 	    "deliver, exit\n"
+	    "       glasswatchd [-d] [-c FILE] --test-notify NAME\n"
+	    "                                             send a test alert "
+	    "through one notifier\n"
 	    "       glasswatchd --version | --help\n"
 	    "\n"
 	    "  -c, --config FILE  configuration file (default %s)\n"
 	    "  -d, --debug        log at debug level\n"
 	    "\n"
 	    "exit codes: 0 ok; 1 --check found errors; 2 --once left a "
-	    "source or delivery failing;\n"
+	    "source or delivery failing,\n"
+	    "            or --test-notify was not delivered;\n"
 	    "            64 bad usage; 73 state_dir unusable; 75 state_dir "
 	    "locked; 78 invalid configuration\n", DEFAULT_CONFIG);
 }
@@ -130,6 +135,7 @@ int
 main(int argc, char *argv[])
 {
 	struct daemon_opts opts = { DEFAULT_CONFIG, 0, 0 };
+	const char *notify = NULL;
 	int ch, check = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:dh", longopts, NULL)) != -1) {
@@ -146,6 +152,9 @@ main(int argc, char *argv[])
 		case OPT_ONCE:
 			opts.once = 1;
 			break;
+		case OPT_TEST_NOTIFY:
+			notify = optarg;
+			break;
 		case OPT_VERSION:
 			version();
 			return EXIT_OK;
@@ -157,11 +166,13 @@ main(int argc, char *argv[])
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc || (check && opts.once)) {
+	if (optind != argc || check + opts.once + (notify != NULL) > 1) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (check)
 		return check_config(opts.config_path);
+	if (notify != NULL)
+		return test_notify(opts.config_path, notify, opts.debug);
 	return daemon_run(&opts);
 }

@@ -49,7 +49,11 @@ struct delivery {
 	/* Set by the notifier before delivery_done when the server asked
 	 * for a pause (Retry-After, SMTP 4xx with a hint); -1 otherwise. */
 	int64_t			 retry_after;
-	void			*core;		/* the outbox's bookkeeping */
+	/* The owner's (the outbox's, or --test-notify's): delivery_done
+	 * hands the outcome to finish, with core for its bookkeeping. */
+	void			(*finish)(struct delivery *,
+				    enum deliver_result, const char *why);
+	void			*core;
 };
 
 struct notifier_ops {

@@ -23,6 +23,13 @@ static const char *const notifier_planned[] = {
 	"heartbeat"
 };
 
+void
+delivery_done(struct delivery *d, enum deliver_result result,
+    const char *why)
+{
+	d->finish(d, result, why);
+}
+
 const struct notifier_ops *
 notifier_find(const char *type)
 {

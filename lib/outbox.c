@@ -494,8 +494,9 @@ outbox_record(struct outbox *ob, struct outbox_send *s,
 	return 0;
 }
 
-void
-delivery_done(struct delivery *d, enum deliver_result result,
+/* The outcome of a send (delivery_done, from the notifier). */
+static void
+outbox_delivery_done(struct delivery *d, enum deliver_result result,
     const char *why)
 {
 	struct outbox_send *s = d->core;
@@ -638,6 +639,7 @@ outbox_start(struct outbox *ob, struct notifier *n,
 	s->d.alert = e->alert;
 	s->d.notifier = n;
 	s->d.retry_after = -1;
+	s->d.finish = outbox_delivery_done;
 	s->d.core = s;
 	notifier_ref(n);
 	TAILQ_INSERT_TAIL(&ob->inflight, s, entry);

@@ -91,6 +91,63 @@ class DeliveryTest(gwtest.TestCase):
                  what="a failed delivery", on_timeout=self.diagnostics)
         self.assertEqual(self.smtp.rule_mails(), [])
 
+    def test_refused_recipient_escalates_to_fallback_and_system_alert(self):
+        # soc-mail's recipient is refused for good: the alert goes to the
+        # fallback (pager-mail) at once, and a Sev-1 system alert to the
+        # system actions (pager-mail here).
+        pager = "pager@example.org"
+        self.sim = self.env.start_sim()
+        self.smtp = self.env.start_smtp(refuse=[MAIL_TO])
+        cfg = self.env.config(self.sim, self.smtp,
+                              notifier={"fallback": "pager-mail"})
+        pager_mail = dict(cfg["notifiers"][0], name="pager-mail",
+                          to=[pager])
+        del pager_mail["fallback"]
+        cfg["notifiers"].append(pager_mail)
+        cfg["system_actions"] = ["pager-mail"]
+        self.daemon = self.env.start_daemon(self.env.write_config(cfg))
+        rec = self.sim.signin(BG1, BG1_UPN)
+        mails = self.wait_mails(1)
+        self.assertEqual(mails[0].meta["rcpt_tos"], [pager])
+        self.assertIn(rec["id"], mails[0].body)
+        system = wait_for(self.alive(lambda: [
+            m for m in self.smtp.mails()
+            if "[Sev1] glasswatch: delivery of alert" in m.subject]), 30,
+            what="the system alert", on_timeout=self.diagnostics)
+        self.assertEqual(len(system), 1)
+        self.assertEqual(system[0].meta["rcpt_tos"], [pager])
+        self.assertIn(MAIL_TO, system[0].body)
+        states = {(d["notifier"], d["state"])
+                  for d in self.env.deliveries()}
+        self.assertIn(("soc-mail", "failed"), states)
+        self.assertIn(("pager-mail", "delivered"), states)
+
+    def test_test_notify_sends_a_marked_test_and_reports(self):
+        self.start_all()
+        r = self.env.run_daemon(["-c", self.config_path,
+                                 "--test-notify", "soc-mail"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("soc-mail -> %s: delivered: " % MAIL_TO, r.stdout)
+        mails = wait_for(lambda: self.smtp.mails(), 10, what="the test mail")
+        self.assertTrue(mails[0].subject.startswith("[TEST] "),
+                        mails[0].subject)
+        self.assertIn("glasswatchd --test-notify", mails[0].body)
+        # No outbox: the running daemon's store has no test alert.
+        self.assertEqual([a for a in self.env.db("SELECT kind FROM alerts")
+                          if a["kind"] == "test"], [])
+        r = self.env.run_daemon(["-c", self.config_path,
+                                 "--test-notify", "nobody"])
+        self.assertEqual(r.returncode, 64)
+        self.assertIn("no notifier is named 'nobody'", r.stderr)
+
+    def test_test_notify_reports_a_refusal_and_exits_2(self):
+        self.start_all(smtp_kw={"refuse": [MAIL_TO]})
+        r = self.env.run_daemon(["-c", self.config_path,
+                                 "--test-notify", "soc-mail"])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"soc-mail -> %s: FAILED \(permanent: "
+                         r"the daemon would not retry\): .*550" % MAIL_TO)
+
     def test_recipient_deferred_451_stays_pending(self):
         self.start_all(smtp_kw={"tempfail": [MAIL_TO]})
         self.sim.signin(BG1, BG1_UPN)
