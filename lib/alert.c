@@ -117,41 +117,6 @@ alert_put_value(struct buf *b, const char *v)
 	}
 }
 
-static void
-alert_put_field(struct buf *b, const char *indent, const char *key,
-    const char *v)
-{
-	buf_printf(b, "%s%-16s", indent, key);
-	alert_put_value(b, v);
-	buf_putc(b, '\n');
-}
-
-/* Text the operator wrote (a description) may span lines: continuation
- * lines are indented under the value. */
-static void
-alert_put_text(struct buf *b, const char *key, const char *v)
-{
-	const char *p;
-
-	if (v == NULL || *v == '\0') {
-		alert_put_field(b, "", key, v);
-		return;
-	}
-	buf_printf(b, "%-16s", key);
-	for (p = v; *p != '\0'; p++) {
-		if (*p == '\n') {
-			if (p[1] != '\0')
-				buf_printf(b, "\n%-16s", "");
-			continue;
-		}
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			buf_putc(b, ' ');
-		else
-			buf_putc(b, *p);
-	}
-	buf_putc(b, '\n');
-}
-
 /* The account the alert is about, as the first line names it. */
 static const char *
 alert_account(const struct alert *a)
@@ -280,122 +245,355 @@ alert_headline(const struct alert *a)
 	return buf_steal(&b);
 }
 
+/*
+ * The body, in one order for every format: the headline, what kind of
+ * alert this is, the alert's fields, then each record's. A style writes
+ * each piece as its format wants (plain text, HTML).
+ */
+struct alert_out {
+	struct buf	b;
+	int		in_fields;	/* a block of fields is open */
+};
+
+struct alert_style {
+	void	(*begin)(struct alert_out *, const struct alert *);
+	void	(*headline)(struct alert_out *, const char *);
+	void	(*paragraph)(struct alert_out *, const char *);
+	/* level 0: the alert; 1: a record. NULL or "" renders "-". */
+	void	(*field)(struct alert_out *, int level, const char *key,
+		    const char *value);
+	void	(*section)(struct alert_out *, const char *title);
+	void	(*end)(struct alert_out *);
+};
+
 static void
-alert_put_record(struct buf *b, const struct alert *a, size_t i)
+alert_render_record(struct alert_out *b, const struct alert_style *st,
+    const struct alert *a, size_t i)
 {
 	const struct record *r = a->records[i];
-	const char *in = "  ";
-	char tmp[TIME_ISO_LEN], result[32];
+	char tmp[TIME_ISO_LEN], result[32], *title, *res;
 
-	buf_printf(b, "Record %zu of %zu%s\n", i + 1, a->nrecords,
+	title = xasprintf("Record %zu of %zu%s", i + 1, a->nrecords,
 	    a->kind == ALERT_TEST ? " (sample data, not a real event)" : "");
-	if (r->event_us != 0) {
+	st->section(b, title);
+	free(title);
+	if (r->event_us != 0)
 		time_format_iso8601_sec(r->event_us, tmp);
-		alert_put_field(b, in, "Time:", tmp);
-	} else
-		alert_put_field(b, in, "Time:", NULL);
-	alert_put_field(b, in, "Type:", signal_name(r->signal));
+	st->field(b, 1, "Time:", r->event_us != 0 ? tmp : NULL);
+	st->field(b, 1, "Type:", signal_name(r->signal));
 	if (r->signal == SIGNAL_AUDIT) {
-		alert_put_field(b, in, "Activity:", r->activity);
-		alert_put_field(b, in, "Category:", r->category);
-		alert_put_field(b, in, "Service:", r->service);
-		alert_put_field(b, in, "Initiator:", r->initiator);
-		alert_put_field(b, in, "Target:", r->target);
+		st->field(b, 1, "Activity:", r->activity);
+		st->field(b, 1, "Category:", r->category);
+		st->field(b, 1, "Service:", r->service);
+		st->field(b, 1, "Initiator:", r->initiator);
+		st->field(b, 1, "Target:", r->target);
 		if (r->modified != NULL)
-			alert_put_field(b, in, "Modified:", r->modified);
+			st->field(b, 1, "Modified:", r->modified);
 	}
-	alert_put_field(b, in, "UPN:", r->upn);
-	alert_put_field(b, in, "Object ID:", r->user_id);
-	alert_put_field(b, in, "IP:", r->ip);
-	alert_put_field(b, in, "Location:", r->location);
-	alert_put_field(b, in, "App:", r->app);
-	buf_printf(b, "%s%-16s%s", in, "Result:",
-	    record_result_text(r, result, sizeof result));
+	st->field(b, 1, "UPN:", r->upn);
+	st->field(b, 1, "Object ID:", r->user_id);
+	st->field(b, 1, "IP:", r->ip);
+	st->field(b, 1, "Location:", r->location);
+	st->field(b, 1, "App:", r->app);
+	record_result_text(r, result, sizeof result);
 	if (!r->success && r->failure_reason != NULL &&
-	    *r->failure_reason != '\0') {
-		buf_puts(b, " (");
-		alert_put_value(b, r->failure_reason);
-		buf_putc(b, ')');
-	}
-	buf_putc(b, '\n');
-	alert_put_field(b, in, "Correlation ID:", r->correlation_id);
-	alert_put_field(b, in, "Record ID:", r->id);
+	    *r->failure_reason != '\0')
+		res = xasprintf("%s (%s)", result, r->failure_reason);
+	else
+		res = xstrdup(result);
+	st->field(b, 1, "Result:", res);
+	free(res);
+	st->field(b, 1, "Correlation ID:", r->correlation_id);
+	st->field(b, 1, "Record ID:", r->id);
 }
+
+/* Why this alert reads as it does, for the kinds that need saying. */
+static const char *
+alert_kind_paragraph(const struct alert *a)
+{
+	switch (a->kind) {
+	case ALERT_TEST:
+		return "This message was sent on request "
+		    "(glasswatchd --test-notify) to check that this\n"
+		    "notifier delivers. No break-glass account was used and "
+		    "nothing needs to be done.";
+	case ALERT_DIGEST:
+		return "These records matched while alerts of this "
+		    "rule were suppressed (suppress:),\n"
+		    "so they were not paged one by one. "
+		    "Review each of them.";
+	case ALERT_ABSENCE:
+		return "An absence rule held: expected activity was "
+		    "not received in the rule's period.";
+	case ALERT_BATCH:
+		return "These alerts came faster than this notifier's "
+		    "rate_limit allows, so they\nare delivered together, "
+		    "none dropped. The description lists each one;\nthe "
+		    "records of all of them follow.";
+	default:
+		return NULL;
+	}
+}
+
+static char *
+alert_render(const struct alert *a, const struct alert_style *st)
+{
+	struct alert_out b;
+	struct buf line;
+	char tmp[TIME_ISO_LEN];
+	const char *tenant, *para;
+
+	buf_init(&b.b);
+	b.in_fields = 0;
+	buf_init(&line);
+	st->begin(&b, a);
+	alert_put_headline(&line, a);
+	st->headline(&b, buf_cstr(&line));
+	if ((para = alert_kind_paragraph(a)) != NULL)
+		st->paragraph(&b, para);
+
+	st->field(&b, 0, "Rule:", a->rule);
+	st->field(&b, 0, "Description:", a->description);
+	buf_reset(&line);
+	buf_printf(&line, "Sev%d (%s)", a->severity,
+	    alert_severity_name(a->severity));
+	st->field(&b, 0, "Severity:", buf_cstr(&line));
+	tenant = a->tenant;
+	if ((tenant == NULL || *tenant == '\0') && a->nrecords > 0)
+		tenant = a->records[0]->tenant;
+	buf_reset(&line);
+	alert_put_value(&line, tenant);
+	buf_puts(&line, " (");
+	alert_put_value(&line, a->tenant_id);
+	buf_putc(&line, ')');
+	st->field(&b, 0, "Tenant:", buf_cstr(&line));
+	if (a->account_upn != NULL || a->account_oid != NULL) {
+		buf_reset(&line);
+		alert_put_value(&line, a->account_upn);
+		buf_puts(&line, " (");
+		alert_put_value(&line, a->account_oid);
+		buf_putc(&line, ')');
+		st->field(&b, 0, "Account:", buf_cstr(&line));
+	}
+	if (a->kind == ALERT_BATCH) {
+		buf_reset(&line);
+		buf_printf(&line, "%ld", a->count);
+		st->field(&b, 0, "Alerts:", buf_cstr(&line));
+	}
+	buf_reset(&line);
+	buf_printf(&line, "%ld", a->kind == ALERT_ABSENCE ? a->count :
+	    (long)a->nrecords);
+	st->field(&b, 0, "Records:", buf_cstr(&line));
+	st->field(&b, 0, "Alert ID:", a->id);
+	st->field(&b, 0, "Kind:", alert_kind_name(a->kind));
+	if (a->created_us != 0) {
+		time_format_iso8601_sec(a->created_us, tmp);
+		st->field(&b, 0, "Raised:", tmp);
+	}
+	for (size_t i = 0; i < a->nrecords; i++)
+		alert_render_record(&b, st, a, i);
+	st->end(&b);
+	buf_free(&line);
+	return buf_steal(&b.b);
+}
+
+/* --- plain text --------------------------------------------------------- */
+
+static void
+text_begin(struct alert_out *o, const struct alert *a)
+{
+	(void)o;
+	(void)a;
+}
+
+static void
+text_headline(struct alert_out *o, const char *s)
+{
+	buf_printf(&o->b, "%s\n", s);
+}
+
+static void
+text_paragraph(struct alert_out *o, const char *s)
+{
+	buf_printf(&o->b, "\n%s\n", s);
+}
+
+/* Values stay on their line; text the operator wrote (a description) may
+ * span lines: continuation lines are indented under the value. */
+static void
+text_field(struct alert_out *o, int level, const char *key, const char *v)
+{
+	const char *indent = level > 0 ? "  " : "";
+
+	/* A blank line between the headline (and paragraph) and the
+	 * alert's fields; the section title does it for a record's. */
+	if (!o->in_fields)
+		buf_putc(&o->b, '\n');
+	o->in_fields = 1;
+	buf_printf(&o->b, "%s%-16s", indent, key);
+	if (v == NULL || *v == '\0') {
+		buf_puts(&o->b, "-\n");
+		return;
+	}
+	for (const char *p = v; *p != '\0'; p++) {
+		if (*p == '\n' && level == 0) {
+			if (p[1] != '\0')
+				buf_printf(&o->b, "\n%-16s", "");
+			continue;
+		}
+		buf_putc(&o->b, (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p);
+	}
+	buf_putc(&o->b, '\n');
+}
+
+static void
+text_section(struct alert_out *o, const char *title)
+{
+	buf_printf(&o->b, "\n%s\n", title);
+}
+
+static void
+text_end(struct alert_out *o)
+{
+	buf_printf(&o->b, "\n-- \nglasswatch %s\n", GLASSWATCH_VERSION);
+}
+
+static const struct alert_style alert_text_style = {
+	text_begin, text_headline, text_paragraph, text_field, text_section,
+	text_end
+};
 
 char *
 alert_text_body(const struct alert *a)
 {
-	struct buf b;
-	char tmp[TIME_ISO_LEN];
-	const char *tenant;
+	return alert_render(a, &alert_text_style);
+}
 
-	buf_init(&b);
-	alert_put_headline(&b, a);
-	buf_puts(&b, "\n");
+/* --- HTML (the alternative part of a mail) ------------------------------- */
 
-	switch (a->kind) {
-	case ALERT_TEST:
-		buf_puts(&b, "\nThis message was sent on request "
-		    "(glasswatchd --test-notify) to check that this\n"
-		    "notifier delivers. No break-glass account was used and "
-		    "nothing needs to be done.\n");
-		break;
-	case ALERT_DIGEST:
-		buf_puts(&b, "\nThese records matched while alerts of this "
-		    "rule were suppressed (suppress:),\n"
-		    "so they were not paged one by one. "
-		    "Review each of them.\n");
-		break;
-	case ALERT_ABSENCE:
-		buf_puts(&b, "\nAn absence rule held: expected activity was "
-		    "not received in the rule's period.\n");
-		break;
-	case ALERT_BATCH:
-		buf_puts(&b, "\nThese alerts came faster than this notifier's "
-		    "rate_limit allows, so they\nare delivered together, "
-		    "none dropped. The description lists each one;\nthe "
-		    "records of all of them follow.\n");
-		break;
-	default:
-		break;
+/* Escaped for element content and attribute values; control characters
+ * become spaces, newlines <br>. */
+static void
+html_put(struct buf *b, const char *s)
+{
+	if (s == NULL || *s == '\0') {
+		buf_putc(b, '-');
+		return;
 	}
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0';
+	    p++) {
+		switch (*p) {
+		case '&':
+			buf_puts(b, "&amp;");
+			break;
+		case '<':
+			buf_puts(b, "&lt;");
+			break;
+		case '>':
+			buf_puts(b, "&gt;");
+			break;
+		case '"':
+			buf_puts(b, "&quot;");
+			break;
+		case '\'':
+			buf_puts(b, "&#39;");
+			break;
+		case '\n':
+			buf_puts(b, "<br>\n");
+			break;
+		default:
+			buf_putc(b, *p < 0x20 || *p == 0x7f ? ' ' : (char)*p);
+			break;
+		}
+	}
+}
 
-	buf_putc(&b, '\n');
-	alert_put_field(&b, "", "Rule:", a->rule);
-	alert_put_text(&b, "Description:", a->description);
-	buf_printf(&b, "%-16sSev%d (%s)\n", "Severity:", a->severity,
+/* Sev0 red to Sev4 grey: the banner a SOC reads first. */
+static const char *const html_severity_colours[] = {
+	"#b00020", "#c0392b", "#b9770e", "#1f618d", "#566573"
+};
+
+static void
+html_close_table(struct alert_out *o)
+{
+	if (o->in_fields)
+		buf_puts(&o->b, "</table>\n");
+	o->in_fields = 0;
+}
+
+static void
+html_begin(struct alert_out *o, const struct alert *a)
+{
+	int sev = a->severity >= 0 && a->severity <= 4 ? a->severity : 4;
+
+	o->in_fields = 0;
+	buf_puts(&o->b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	    "<title>");
+	html_put(&o->b, a->subject != NULL ? a->subject : a->rule);
+	buf_puts(&o->b, "</title></head>\n<body style=\"font-family: sans-serif; "
+	    "font-size: 14px\">\n");
+	buf_printf(&o->b, "<div style=\"background: %s; color: #ffffff; "
+	    "padding: 8px 12px; font-weight: bold\">%sSev%d %s &mdash; "
+	    "glasswatch</div>\n", html_severity_colours[sev],
+	    a->kind == ALERT_TEST ? "TEST &mdash; " : "", a->severity,
 	    alert_severity_name(a->severity));
-	tenant = a->tenant;
-	if ((tenant == NULL || *tenant == '\0') && a->nrecords > 0)
-		tenant = a->records[0]->tenant;
-	buf_printf(&b, "%-16s", "Tenant:");
-	alert_put_value(&b, tenant);
-	buf_puts(&b, " (");
-	alert_put_value(&b, a->tenant_id);
-	buf_puts(&b, ")\n");
-	if (a->account_upn != NULL || a->account_oid != NULL) {
-		buf_printf(&b, "%-16s", "Account:");
-		alert_put_value(&b, a->account_upn);
-		buf_puts(&b, " (");
-		alert_put_value(&b, a->account_oid);
-		buf_puts(&b, ")\n");
-	}
-	if (a->kind == ALERT_BATCH)
-		buf_printf(&b, "%-16s%ld\n", "Alerts:", a->count);
-	buf_printf(&b, "%-16s%ld\n", "Records:", a->kind == ALERT_ABSENCE ?
-	    a->count : (long)a->nrecords);
-	alert_put_field(&b, "", "Alert ID:", a->id);
-	alert_put_field(&b, "", "Kind:", alert_kind_name(a->kind));
-	if (a->created_us != 0) {
-		time_format_iso8601_sec(a->created_us, tmp);
-		alert_put_field(&b, "", "Raised:", tmp);
-	}
+}
 
-	for (size_t i = 0; i < a->nrecords; i++) {
-		buf_putc(&b, '\n');
-		alert_put_record(&b, a, i);
-	}
+static void
+html_headline(struct alert_out *o, const char *s)
+{
+	buf_puts(&o->b, "<h2 style=\"font-size: 18px\">");
+	html_put(&o->b, s);
+	buf_puts(&o->b, "</h2>\n");
+}
 
-	buf_printf(&b, "\n-- \nglasswatch %s\n", GLASSWATCH_VERSION);
-	return buf_steal(&b);
+static void
+html_paragraph(struct alert_out *o, const char *s)
+{
+	buf_puts(&o->b, "<p>");
+	html_put(&o->b, s);
+	buf_puts(&o->b, "</p>\n");
+}
+
+static void
+html_field(struct alert_out *o, int level, const char *key, const char *v)
+{
+	(void)level;
+	if (!o->in_fields)
+		buf_puts(&o->b, "<table style=\"border-collapse: collapse\">\n");
+	o->in_fields = 1;
+	buf_puts(&o->b, "<tr><th style=\"text-align: left; vertical-align: top; "
+	    "padding: 2px 16px 2px 0\">");
+	html_put(&o->b, key);
+	buf_puts(&o->b, "</th><td style=\"padding: 2px 0\">");
+	html_put(&o->b, v);
+	buf_puts(&o->b, "</td></tr>\n");
+}
+
+static void
+html_section(struct alert_out *o, const char *title)
+{
+	html_close_table(o);
+	buf_puts(&o->b, "<h3 style=\"font-size: 15px\">");
+	html_put(&o->b, title);
+	buf_puts(&o->b, "</h3>\n");
+}
+
+static void
+html_end(struct alert_out *o)
+{
+	html_close_table(o);
+	buf_printf(&o->b, "<p style=\"color: #666666; font-size: 12px\">"
+	    "glasswatch %s</p>\n</body></html>\n", GLASSWATCH_VERSION);
+}
+
+static const struct alert_style alert_html_style = {
+	html_begin, html_headline, html_paragraph, html_field, html_section,
+	html_end
+};
+
+char *
+alert_html_body(const struct alert *a)
+{
+	return alert_render(a, &alert_html_style);
 }

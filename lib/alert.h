@@ -51,5 +51,9 @@ char		*alert_headline(const struct alert *);
  * app, result, correlation ID, record ID). Values stay on their line and
  * are otherwise not escaped. Caller frees. */
 char		*alert_text_body(const struct alert *);
+/* The same content as an HTML document (UTF-8): a banner coloured by
+ * severity, the headline, tables of the alert's and each record's
+ * fields; every value escaped. Caller frees. */
+char		*alert_html_body(const struct alert *);
 
 #endif

@@ -331,6 +331,28 @@ email_body_put_8bit(struct buf *b, const char *body)
 	}
 }
 
+static void	email_body_put_qp(struct buf *, const char *);
+
+/* One part of the multipart/alternative body: 8bit when every line is
+ * short enough, else quoted-printable. */
+static void
+email_part_put(struct buf *b, const char *boundary, const char *type,
+    const char *body)
+{
+	int eightbit = email_body_8bit(body);
+
+	buf_printf(b, "\r\n--%s\r\n", boundary);
+	buf_printf(b, "Content-Type: %s; charset=utf-8\r\n", type);
+	buf_printf(b, "Content-Transfer-Encoding: %s\r\n\r\n",
+	    eightbit ? "8bit" : "quoted-printable");
+	if (eightbit)
+		email_body_put_8bit(b, body);
+	else
+		email_body_put_qp(b, body);
+	if (b->len < 2 || memcmp(b->data + b->len - 2, "\r\n", 2) != 0)
+		buf_puts(b, "\r\n");
+}
+
 /* Quoted-printable (RFC 2045 6.7): lines of at most 76 characters. */
 static void
 email_body_put_qp(struct buf *b, const char *body)
@@ -370,8 +392,7 @@ email_message_build(const struct alert *a, const char *from,
     const struct strlist *to, int64_t date_us, size_t *lenp)
 {
 	struct buf b;
-	char date[64], *domain, *subject, *body, *msgid;
-	int eightbit;
+	char date[64], *domain, *subject, *body, *msgid, *boundary, *ctype;
 
 	buf_init(&b);
 	email_address_header_put(&b, "From", &from, 1);
@@ -389,12 +410,14 @@ email_message_build(const struct alert *a, const char *from,
 	email_header_put(&b, "Subject", subject);
 	free(subject);
 
-	body = alert_text_body(a);
-	eightbit = email_body_8bit(body);
 	email_header_put(&b, "MIME-Version", "1.0");
-	email_header_put(&b, "Content-Type", "text/plain; charset=utf-8");
-	email_header_put(&b, "Content-Transfer-Encoding",
-	    eightbit ? "8bit" : "quoted-printable");
+	/* The boundary holds the alert's random id: no field an attacker
+	 * writes into a record can guess it. */
+	boundary = xasprintf("=_glasswatch_%s",
+	    a->id != NULL ? a->id : "gw-unknown");
+	ctype = xasprintf("multipart/alternative; boundary=\"%s\"", boundary);
+	email_header_put(&b, "Content-Type", ctype);
+	free(ctype);
 	email_header_put(&b, "Auto-Submitted", "auto-generated");
 	/* Keeps Exchange from answering a page with an out-of-office. */
 	email_header_put(&b, "X-Auto-Response-Suppress", "All");
@@ -405,15 +428,18 @@ email_message_build(const struct alert *a, const char *from,
 	email_header_put(&b, "X-Glasswatch-Alert-Id", a->id);
 	buf_printf(&b, "X-Glasswatch-Severity: %d\r\n", a->severity);
 	email_header_put(&b, "X-Glasswatch-Kind", alert_kind_name(a->kind));
-	buf_puts(&b, "\r\n");
+	buf_puts(&b, "\r\nThis is a MIME message: the alert is in the text "
+	    "part and in the HTML part.\r\n");
 
-	if (eightbit)
-		email_body_put_8bit(&b, body);
-	else
-		email_body_put_qp(&b, body);
+	/* Mail readers show the last part they can: plain text first. */
+	body = alert_text_body(a);
+	email_part_put(&b, boundary, "text/plain", body);
 	free(body);
-	if (b.len < 2 || memcmp(b.data + b.len - 2, "\r\n", 2) != 0)
-		buf_puts(&b, "\r\n");
+	body = alert_html_body(a);
+	email_part_put(&b, boundary, "text/html", body);
+	free(body);
+	buf_printf(&b, "--%s--\r\n", boundary);
+	free(boundary);
 
 	*lenp = b.len;
 	return buf_steal(&b);

@@ -671,22 +671,69 @@ START_TEST(test_message)
 	ck_assert_has(hdr, "\r\nSubject: [Sev0] break-glass-sign-in: "
 	    "bg1@contoso.onmicrosoft.com from 203.0.113.7\r\n");
 	ck_assert_has(hdr, "\r\nMIME-Version: 1.0\r\n");
-	ck_assert_has(hdr, "\r\nContent-Type: text/plain; charset=utf-8\r\n");
-	ck_assert_has(hdr, "\r\nContent-Transfer-Encoding: 8bit\r\n");
+	want = xasprintf("\r\nContent-Type: multipart/alternative; "
+	    "boundary=\"=_glasswatch_%s\"\r\n", a->id);
+	ck_assert_has(hdr, want);
+	free(want);
 	ck_assert_has(hdr, "\r\nAuto-Submitted: auto-generated\r\n");
 	want = xasprintf("\r\nX-Glasswatch-Alert-Id: %s\r\n", a->id);
 	ck_assert_has(hdr, want);
 	free(want);
 	ck_assert_has(hdr, "\r\nX-Glasswatch-Severity: 0\r\n");
 	ck_assert_has(hdr, "\r\nImportance: high\r\n");
-	/* The body is the text body with CRLF line ends. */
-	ck_assert_has(msg, "\r\n\r\nBreak-glass account "
-	    "bg1@contoso.onmicrosoft.com failed to sign in");
+	/* Two parts, plain text first: the text body with CRLF line ends,
+	 * then the HTML one; then the closing delimiter. */
+	want = xasprintf("\r\n--=_glasswatch_%s\r\nContent-Type: text/plain; "
+	    "charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+	    "Break-glass account bg1@contoso.onmicrosoft.com failed to sign "
+	    "in", a->id);
+	ck_assert_has(msg, want);
+	free(want);
 	ck_assert_has(msg, "\r\n  IP:             203.0.113.7\r\n");
-	ck_assert(len > 2 && strcmp(msg + len - 2, "\r\n") == 0);
+	want = xasprintf("\r\n--=_glasswatch_%s\r\nContent-Type: text/html; "
+	    "charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+	    "<!DOCTYPE html>", a->id);
+	ck_assert_has(msg, want);
+	free(want);
+	ck_assert(strstr(msg, "text/plain") < strstr(msg, "text/html"));
+	want = xasprintf("\r\n--=_glasswatch_%s--\r\n", a->id);
+	ck_assert(len > strlen(want) &&
+	    strcmp(msg + len - strlen(want), want) == 0);
+	free(want);
 	free(hdr);
 	free(msg);
 	strlist_clear(&to);
+	alert_free(a);
+}
+END_TEST
+
+/* The HTML part says what the text part says, every value escaped: a
+ * record field is attacker-controlled. */
+START_TEST(test_html_body)
+{
+	struct alert *a = sample_alert(ALERT_EVENT);
+	char *html, *text;
+
+	free(a->records[0]->app);
+	a->records[0]->app = xstrdup("<script>alert('x')</script> & \"co\"");
+	html = alert_html_body(a);
+	text = alert_text_body(a);
+	ck_assert_has(html, "<!DOCTYPE html>");
+	ck_assert_has(html, "background: #b00020");	/* Sev0 */
+	ck_assert_has(html, "Sev0 Critical");
+	ck_assert_has(html, "<h2 style=\"font-size: 18px\">Break-glass "
+	    "account bg1@contoso.onmicrosoft.com failed to sign in");
+	ck_assert_has(html, "<th style=\"text-align: left; vertical-align: "
+	    "top; padding: 2px 16px 2px 0\">App:</th><td style=\"padding: "
+	    "2px 0\">&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; "
+	    "&quot;co&quot;</td>");
+	ck_assert_ptr_null(strstr(html, "<script>"));
+	ck_assert_has(html, "<h3 style=\"font-size: 15px\">Record 1 of 1</h3>");
+	ck_assert_has(html, "203.0.113.7");
+	ck_assert_has(html, a->id);
+	ck_assert_has(text, "<script>alert('x')</script> & \"co\"");
+	free(html);
+	free(text);
 	alert_free(a);
 }
 END_TEST
@@ -1122,6 +1169,7 @@ alert_suite(void)
 	tcase_add_test(tc, test_header_folding);
 	tcase_add_test(tc, test_date);
 	tcase_add_test(tc, test_message);
+	tcase_add_test(tc, test_html_body);
 	tcase_add_test(tc, test_message_id_stable);
 	tcase_add_test(tc, test_message_hostile_subject);
 	tcase_add_test(tc, test_message_test_alert);
