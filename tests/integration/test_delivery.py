@@ -132,6 +132,12 @@ class DeliveryTest(gwtest.TestCase):
         self.assertTrue(mails[0].subject.startswith("[TEST] "),
                         mails[0].subject)
         self.assertIn("glasswatchd --test-notify", mails[0].body)
+        # Text and HTML alternatives, the same alert in both.
+        self.assertEqual(mails[0].msg.get_content_type(),
+                         "multipart/alternative")
+        html = mails[0].msg.get_body(preferencelist=("html",)).get_content()
+        self.assertIn("TEST &mdash; Sev4 Verbose", html)
+        self.assertIn(mails[0]["X-Glasswatch-Alert-Id"], html)
         # No outbox: the running daemon's store has no test alert.
         self.assertEqual([a for a in self.env.db("SELECT kind FROM alerts")
                           if a["kind"] == "test"], [])
