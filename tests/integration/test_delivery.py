@@ -36,11 +36,19 @@ class DeliveryTest(gwtest.TestCase):
         self.assertTrue(states, "no delivery rows")
         self.assertEqual(set(states), {"delivered"}, states)
 
-    def test_smtp_down_then_up_delivers(self):
+    def test_smtp_down_for_a_minute_then_up_delivers(self):
         self.start_with_smtp_down()
         self.sim.signin(BG1, BG1_UPN)
-        self.wait_pending_with_attempts(2)
-        self.assertEqual(self.smtp.mails(), [])
+        self.wait_pending_with_attempts(1)
+        # A minute of refused connections: retried all along (retry.max
+        # is 2 s here), never given up.
+        down_until = time.time() + 60
+        while time.time() < down_until:
+            self.assertTrue(self.daemon.running(), self.daemon.log_tail())
+            time.sleep(5)
+        pending = self.wait_pending_with_attempts(10)
+        self.assertEqual(self.env.deliveries("failed"), [])
+        self.assertEqual(self.smtp.mails(), [], pending)
         self.smtp.start()               # same port, same maildir
         self.wait_mails(1)
         self.assert_delivered_once()
