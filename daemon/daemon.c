@@ -29,6 +29,7 @@
 #define SHUTDOWN_GRACE_SEC	5	/* finish in-flight deliveries */
 #define ONCE_RETRY_SEC		30	/* --once retries sources and sends */
 #define PRUNE_EVERY_SEC		3600	/* history: keep is enforced hourly */
+#define STATUS_EVERY_SEC	15	/* systemd's STATUS= line */
 
 /* A configuration replaced by a reload, kept until no delivery in flight
  * still uses one of its notifiers. */
@@ -56,6 +57,8 @@ struct daemon {
 	struct event		*ev_int;
 	struct event		*ev_deadline;
 	struct event		*ev_prune;
+	struct event		*ev_status;	/* STATUS= for systemctl */
+	struct event		*ev_watchdog;	/* WATCHDOG=1 from the loop */
 	int			 stopping;
 	int			 exit_code;
 	/* --once */
@@ -139,6 +142,52 @@ reap_retired(struct daemon *d)
 	}
 }
 
+/* One line for `systemctl status`: what is watched, the newest poll, and
+ * what is waiting to be delivered. */
+static void
+daemon_status(struct daemon *d)
+{
+	char when[TIME_ISO_LEN] = "none yet";
+	int64_t last_ok;
+	size_t failing;
+	long pending = 0;
+
+	pollers_status(d->pollers, &last_ok, &failing);
+	if (last_ok != 0)
+		time_format_iso8601_sec(last_ok, when);
+	if (store_delivery_count(d->store, NULL, DELIVERY_PENDING,
+	    &pending) == -1)
+		pending = -1;
+	systemd_notify("STATUS=%zu tenant%s, %zu rule%s; last poll %s; %zu "
+	    "poller%s failing; %ld deliver%s pending", d->config->ntenants,
+	    d->config->ntenants == 1 ? "" : "s", d->config->nrules,
+	    d->config->nrules == 1 ? "" : "s", when, failing,
+	    failing == 1 ? "" : "s", pending, pending == 1 ? "y" : "ies");
+}
+
+static void
+status_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv = { STATUS_EVERY_SEC, 0 };
+
+	(void)fd;
+	(void)ev;
+	daemon_status(d);
+	evtimer_add(d->ev_status, &tv);
+}
+
+/* The watchdog proves the loop turns: a hung loop stops pinging and
+ * systemd restarts the daemon (WatchdogSec=). */
+static void
+watchdog_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	systemd_notify("WATCHDOG=1");
+}
+
 static void
 daemon_reload(struct daemon *d)
 {
@@ -149,11 +198,15 @@ daemon_reload(struct daemon *d)
 	size_t nn;
 
 	log_notice("reloading %s", d->opts->config_path);
+	systemd_notify("RELOADING=1\nMONOTONIC_USEC=%lld",
+	    (long long)time_mono_us());
 	if ((c = config_load(d->opts->config_path, &errs)) == NULL) {
 		print_config_errors(&errs, 1);
 		log_warnx("reload failed (%zu error%s): keeping the running "
 		    "configuration", errs.n, errs.n == 1 ? "" : "s");
 		config_errors_clear(&errs);
+		systemd_notify("READY=1\nSTATUS=reload failed: keeping the "
+		    "running configuration");
 		return;
 	}
 	if (strcmp(c->state_dir, d->config->state_dir) != 0) {
@@ -161,11 +214,15 @@ daemon_reload(struct daemon *d)
 		    "running (%s -> %s); restart instead: keeping the running "
 		    "configuration", d->config->state_dir, c->state_dir);
 		config_free(c);
+		systemd_notify("READY=1\nSTATUS=reload failed: state_dir "
+		    "cannot change");
 		return;
 	}
 	if (notifiers_build(d, c, &nv, &nn) == -1) {
 		log_warnx("reload failed: keeping the running configuration");
 		config_free(c);
+		systemd_notify("READY=1\nSTATUS=reload failed: a notifier "
+		    "could not start");
 		return;
 	}
 
@@ -191,6 +248,8 @@ daemon_reload(struct daemon *d)
 	    c->ntenants, c->ntenants == 1 ? "" : "s", c->nrules,
 	    c->nrules == 1 ? "" : "s", c->nnotifiers,
 	    c->nnotifiers == 1 ? "" : "s");
+	systemd_notify("READY=1");
+	daemon_status(d);
 }
 
 static void
@@ -239,6 +298,7 @@ daemon_stop(struct daemon *d, const char *why)
 	if (d->stopping)
 		return;
 	log_notice("%s: stopping", why);
+	systemd_notify("STOPPING=1\nSTATUS=stopping (%s)", why);
 	d->stopping = 1;
 	pollers_stop(d->pollers);
 	outbox_drain(d->outbox);
@@ -387,10 +447,38 @@ daemon_free(struct daemon *d)
 		event_free(d->ev_deadline);
 	if (d->ev_prune != NULL)
 		event_free(d->ev_prune);
+	if (d->ev_status != NULL)
+		event_free(d->ev_status);
+	if (d->ev_watchdog != NULL)
+		event_free(d->ev_watchdog);
 	store_close(d->store);
 	config_free(d->config);
 	if (d->base != NULL)
 		event_base_free(d->base);
+}
+
+/* Type=notify: ready once the configuration is loaded and the loop is
+ * about to run; then STATUS= now and then, and the watchdog at half its
+ * interval, both from the loop. */
+static void
+daemon_systemd_start(struct daemon *d)
+{
+	int64_t wd = systemd_watchdog_usec();
+	struct timeval tv;
+
+	systemd_notify("READY=1");
+	d->ev_status = evtimer_new(d->base, status_cb, d);
+	event_active(d->ev_status, EV_TIMEOUT, 0);
+	if (wd > 0) {
+		d->ev_watchdog = event_new(d->base, -1, EV_PERSIST, watchdog_cb,
+		    d);
+		tv.tv_sec = (time_t)(wd / 2 / USEC_PER_SEC);
+		tv.tv_usec = (suseconds_t)(wd / 2 % USEC_PER_SEC);
+		event_add(d->ev_watchdog, &tv);
+		systemd_notify("WATCHDOG=1");
+		log_info("systemd watchdog: pinging every %lld ms",
+		    (long long)(wd / 2 / 1000));
+	}
 }
 
 int
@@ -469,6 +557,8 @@ daemon_run(const struct daemon_opts *opts)
 	    d.config->nrules, d.config->nrules == 1 ? "" : "s",
 	    pollers_count(d.pollers), pollers_count(d.pollers) == 1 ? "" : "s",
 	    d.config->state_dir);
+	if (!opts->once)
+		daemon_systemd_start(&d);
 
 	d.exit_code = EXIT_OK;
 	event_base_dispatch(d.base);

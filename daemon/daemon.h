@@ -3,6 +3,8 @@
 #ifndef GW_DAEMON_H
 #define GW_DAEMON_H
 
+#include <stdint.h>
+
 /* Exit codes of DESIGN.md's command-line contract (sysexits values). */
 #define EXIT_OK			0
 #define EXIT_CHECK_FAILED	1
@@ -19,6 +21,14 @@ struct daemon_opts {
 };
 
 int	daemon_run(const struct daemon_opts *);
+
+/* sdnotify.c: a message to systemd (sd_notify(3) protocol), printf-style;
+ * nothing without $NOTIFY_SOCKET. */
+void	systemd_notify(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+/* The watchdog interval systemd expects pings within (WATCHDOG_USEC, for
+ * this process), 0 when none. */
+int64_t	systemd_watchdog_usec(void);
 
 /* testnotify.c: --test-notify NAME; returns the exit code. */
 int	test_notify(const char *config_path, const char *name, int debug);

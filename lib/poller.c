@@ -74,6 +74,7 @@ struct poller {
 	char				*next_url;
 	int				 pages;
 	int				 failures;	/* in a row */
+	int64_t				 last_ok_us;	/* wall time; 0: never */
 	int				 running;
 	int				 counts_la;
 	/* Graph: the budget windows consulted before every request, the
@@ -262,9 +263,10 @@ poll_finish(struct poller *p, int ok, int64_t retry_after_s)
 	freezero_str(p->token);
 	p->token = NULL;
 	poll_pages_clear(p);
-	if (ok)
+	if (ok) {
 		p->failures = 0;
-	else
+		p->last_ok_us = time_now_us();
+	} else
 		p->failures++;
 	delay = ok ? p->frequency_us : poll_backoff_us(p, retry_after_s);
 
@@ -1146,6 +1148,20 @@ pollers_stop(struct pollers *set)
 			}
 		}
 		p->running = 0;
+	}
+}
+
+void
+pollers_status(const struct pollers *set, int64_t *last_ok_us,
+    size_t *failing)
+{
+	*last_ok_us = 0;
+	*failing = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		if (set->v[i]->last_ok_us > *last_ok_us)
+			*last_ok_us = set->v[i]->last_ok_us;
+		if (set->v[i]->failures > 0)
+			(*failing)++;
 	}
 }
 

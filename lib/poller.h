@@ -30,6 +30,10 @@ void		 pollers_run_once(struct pollers *, int64_t retry_for,
 /* Stop polling (shutdown). */
 void		 pollers_stop(struct pollers *);
 size_t		 pollers_count(const struct pollers *);
+/* For systemd's STATUS=: the newest successful poll (wall time, 0 when
+ * none yet) and how many pollers are failing now. */
+void		 pollers_status(const struct pollers *, int64_t *last_ok_us,
+		     size_t *failing);
 
 /* Log Analytics allows 200 requests per 30 s per identity; the daemon
  * stretches every frequency evenly when its rules ask for more. */

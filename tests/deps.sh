@@ -3,7 +3,7 @@
 # is missing. Sourced by tests/demo.sh and tests/run-tests.sh.
 set -eu
 
-GW_PACKAGES="gcc libc6-dev pkg-config meson ninja-build
+GW_PACKAGES="gcc libc6-dev pkg-config meson ninja-build systemd
 libcurl4-openssl-dev libjansson-dev libevent-dev libyaml-dev libsqlite3-dev
 libssl-dev check libsubunit-dev
 python3 python3-aiosmtpd openssl ca-certificates curl

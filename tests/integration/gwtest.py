@@ -382,7 +382,7 @@ class SmtpSink:
 class Daemon:
     """A running glasswatchd; stdout and stderr go to one log file."""
 
-    def __init__(self, env, config_path, args=()):
+    def __init__(self, env, config_path, args=(), environ=None):
         self.env = env
         self.log_path = os.path.join(env.tmp, "glasswatchd-%d.log"
                                      % env.next_id())
@@ -391,7 +391,8 @@ class Daemon:
             self.proc = subprocess.Popen(
                 [env.glasswatchd, "-c", config_path] + list(args),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                env=env.daemon_environ(), cwd=env.tmp)
+                env=dict(env.daemon_environ(), **(environ or {})),
+                cwd=env.tmp)
 
     @property
     def pid(self):
@@ -498,8 +499,8 @@ class Env:
     def start_smtp(self, **kw):
         return self._own(SmtpSink(self, **kw))
 
-    def start_daemon(self, config_path, args=()):
-        return self._own(Daemon(self, config_path, args))
+    def start_daemon(self, config_path, args=(), environ=None):
+        return self._own(Daemon(self, config_path, args, environ))
 
     def run_daemon(self, args, timeout=60):
         """Run glasswatchd to completion (--check, --once, --version)."""
