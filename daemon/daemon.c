@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "health.h"
 #include "daemon.h"
 #include "http.h"
 #include "log.h"
@@ -49,6 +50,7 @@ struct daemon {
 	struct outbox		*outbox;
 	struct rules		*rules;
 	struct pollers		*pollers;
+	struct health		*health;
 	struct notifier		**notifiers;
 	size_t			  nnotifiers;
 	struct retired		*retired;
@@ -231,6 +233,7 @@ daemon_reload(struct daemon *d)
 	outbox_set_notifiers(d->outbox, nv, nn);
 	outbox_set_system_actions(d->outbox, &c->system_actions);
 	rules_set_config(d->rules, c);
+	health_set_config(d->health, c);
 	pollers_set_config(d->pollers, c);
 	apply_log_settings(d, c);
 
@@ -423,6 +426,7 @@ static void
 daemon_free(struct daemon *d)
 {
 	pollers_free(d->pollers);
+	health_free(d->health);
 	rules_free(d->rules);
 	outbox_free(d->outbox);
 	http_engine_free(d->http);
@@ -533,6 +537,9 @@ daemon_run(const struct daemon_opts *opts)
 	outbox_on_change(d.outbox, outbox_change_cb, &d);
 	d.rules = rules_new(d.base, d.store, d.outbox);
 	d.pollers = pollers_new(d.base, d.http, d.store, d.rules);
+	d.health = health_new(d.store, d.outbox);
+	health_set_config(d.health, d.config);
+	pollers_set_health(d.pollers, d.health);
 	d.ev_deadline = evtimer_new(d.base, deadline_cb, &d);
 	d.ev_hup = evsignal_new(d.base, SIGHUP, signal_cb, &d);
 	d.ev_term = evsignal_new(d.base, SIGTERM, signal_cb, &d);

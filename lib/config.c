@@ -354,7 +354,8 @@ static const struct opt_spec tenant_opts[] = {
 	{ .key = "graph", .type = OPT_MAP, .offset = T(graph_lookback),
 	  .sub = graph_opts, .flags = OPT_SET_FLAG,
 	  .count_offset = T(graph_enabled) },
-	{ .key = "blind_after", .type = OPT_UNSUPPORTED },
+	{ .key = "blind_after", .type = OPT_DURATION,
+	  .offset = T(blind_after) },
 	{ .key = "silent_after", .type = OPT_UNSUPPORTED },
 	{ .key = "break_glass", .type = OPT_LIST, .offset = T(break_glass),
 	  .sub = account_opts, .elem_size = sizeof(struct account),
@@ -941,6 +942,28 @@ check_references(struct cfg *cfg, yaml_node_t *root, struct config_yaml *y)
 	}
 }
 
+/* DESIGN.md: a tenant's sources are blind after twice the shortest
+ * frequency of its rules, unless blind_after says otherwise. */
+static void
+default_blind_after(struct config *c)
+{
+	for (size_t t = 0; t < c->ntenants; t++) {
+		struct tenant_config *tc = &c->tenants[t];
+		int64_t shortest = 0;
+
+		if (tc->blind_after > 0)
+			continue;
+		for (size_t i = 0; i < c->nrules; i++) {
+			const struct rule_config *r = &c->rules[i];
+
+			if (r->enabled && rule_has_tenant(r, tc->name) &&
+			    (shortest == 0 || r->frequency < shortest))
+				shortest = r->frequency;
+		}
+		tc->blind_after = 2 * (shortest > 0 ? shortest : 60);
+	}
+}
+
 /* DESIGN.md: system alerts go to every notifier that any rule uses when
  * the file names none. */
 static void
@@ -1042,6 +1065,7 @@ config_load(const char *path, struct config_errors *errs)
 		check_history(cfg, root, y);
 		if (y->c.system_actions.n == 0)
 			default_system_actions(&y->c);
+		default_blind_after(&y->c);
 		if (cfg_error_count(cfg) == 0 && y->c.nrules == 0)
 			cfg_error(cfg, cfg_value(cfg, root, "rules"),
 			    "rules: no rule is configured");

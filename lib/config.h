@@ -65,6 +65,9 @@ struct tenant_config {
 	struct la_config	 log_analytics;
 	int64_t			 graph_lookback;	/* graph: lookback (s); 0: 2h */
 	int			 graph_enabled;		/* the tenant has graph: */
+	/* A source failing this long is "monitoring blind" (seconds; 0
+	 * in the file: the default, twice its rules' shortest frequency). */
+	int64_t			 blind_after;
 	struct account		*break_glass;
 	size_t			 nbreak_glass;
 };

@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "config.h"
+#include "health.h"
 #include "http.h"
 #include "log.h"
 #include "poller.h"
@@ -74,6 +75,7 @@ struct poller {
 	char				*next_url;
 	int				 pages;
 	int				 failures;	/* in a row */
+	long				 aadsts;	/* of the failure at hand */
 	int64_t				 last_ok_us;	/* wall time; 0: never */
 	int				 running;
 	int				 counts_la;
@@ -112,6 +114,7 @@ struct pollers {
 	/* Graph pollers whose tenant refused `or` in a filter: kept across
 	 * reloads so the fallback is not learnt again from a 400. */
 	struct strlist		  single_keys;
+	struct health		 *health;	/* blind and restored sources */
 	/* --once */
 	int			  once;
 	int64_t			  once_deadline_us;
@@ -266,6 +269,7 @@ poll_finish(struct poller *p, int ok, int64_t retry_after_s)
 	if (ok) {
 		p->failures = 0;
 		p->last_ok_us = time_now_us();
+		health_ok(set->health, p->tenant, p->key, p->last_ok_us);
 	} else
 		p->failures++;
 	delay = ok ? p->frequency_us : poll_backoff_us(p, retry_after_s);
@@ -327,6 +331,9 @@ poll_fail(struct poller *p, int64_t retry_after_s, const char *fmt, ...)
 	log_warnx("poller %s: %s", p->key, why);
 	if (poll_record_status(p, 0, why) == -1)
 		log_warnx("poller %s: could not record the failure", p->key);
+	health_failed(p->set->health, p->tenant, p->key, why, p->aadsts,
+	    time_now_us());
+	p->aadsts = 0;
 	poll_finish(p, 0, retry_after_s);
 }
 
@@ -338,6 +345,7 @@ token_cb(const char *token, const struct auth_error *err, void *arg)
 	p->wait = NULL;
 	if (token == NULL) {
 		/* auth.c has logged the details (AADSTS code and text). */
+		p->aadsts = err != NULL ? err->aadsts : 0;
 		poll_fail(p, err != NULL ? err->retry_after : -1,
 		    "no access token for %s%s", p->tenant->name,
 		    err != NULL && err->permanent ?
@@ -1149,6 +1157,12 @@ pollers_stop(struct pollers *set)
 		}
 		p->running = 0;
 	}
+}
+
+void
+pollers_set_health(struct pollers *set, struct health *h)
+{
+	set->health = h;
 }
 
 void

@@ -11,6 +11,7 @@
 
 struct config;
 struct event_base;
+struct health;
 struct http_engine;
 struct pollers;
 struct rules;
@@ -30,6 +31,9 @@ void		 pollers_run_once(struct pollers *, int64_t retry_for,
 /* Stop polling (shutdown). */
 void		 pollers_stop(struct pollers *);
 size_t		 pollers_count(const struct pollers *);
+/* Where poll outcomes are reported for blind-source alerts (health.h);
+ * NULL: nowhere. */
+void		 pollers_set_health(struct pollers *, struct health *);
 /* For systemd's STATUS=: the newest successful poll (wall time, 0 when
  * none yet) and how many pollers are failing now. */
 void		 pollers_status(const struct pollers *, int64_t *last_ok_us,

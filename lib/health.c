@@ -1,0 +1,184 @@
+/*
+ * Blind and restored sources, and expired secrets, as system alerts.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert.h"
+#include "config.h"
+#include "duration.h"
+#include "health.h"
+#include "log.h"
+#include "outbox.h"
+#include "store.h"
+#include "sysalert.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+/* Entra's code for a client secret past its expiry. */
+#define AADSTS_SECRET_EXPIRED	7000222
+
+struct source_health {
+	char	*key;		/* the poller's */
+	int64_t	 failing_since;	/* 0: reading */
+	int	 blind;		/* the blind alert was raised */
+};
+
+struct health {
+	struct store		*store;
+	struct outbox		*outbox;
+	const struct config	*config;
+	struct source_health	*v;
+	size_t			 n;
+};
+
+struct health *
+health_new(struct store *st, struct outbox *ob)
+{
+	struct health *h = xcalloc(1, sizeof *h);
+
+	h->store = st;
+	h->outbox = ob;
+	return h;
+}
+
+void
+health_free(struct health *h)
+{
+	if (h == NULL)
+		return;
+	for (size_t i = 0; i < h->n; i++)
+		free(h->v[i].key);
+	free(h->v);
+	free(h);
+}
+
+void
+health_set_config(struct health *h, const struct config *c)
+{
+	h->config = c;
+}
+
+static struct source_health *
+health_source(struct health *h, const char *key)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (strcmp(h->v[i].key, key) == 0)
+			return &h->v[i];
+	h->v = xreallocarray(h->v, h->n + 1, sizeof *h->v);
+	memset(&h->v[h->n], 0, sizeof h->v[h->n]);
+	h->v[h->n].key = xstrdup(key);
+	return &h->v[h->n++];
+}
+
+static void
+health_raise(struct health *h, const struct tenant_config *t, int severity,
+    const char *title, const char *detail)
+{
+	struct alert *a;
+
+	if (h->config == NULL)
+		return;
+	a = sysalert_new(severity, title, detail, t->name, t->tenant_id);
+	(void)sysalert_raise(h->store, h->outbox, &h->config->system_actions,
+	    a);
+	alert_free(a);
+}
+
+/* The time since a moment, as "25m" or "3h". */
+static char *
+health_age(int64_t since_us, int64_t now_us)
+{
+	char buf[32];
+
+	duration_format((now_us - since_us) / USEC_PER_SEC, buf, sizeof buf);
+	return xstrdup(buf);
+}
+
+static void
+health_secret_expired(struct health *h, const struct tenant_config *t,
+    const char *why)
+{
+	char *title, *detail;
+
+	title = xasprintf("client secret of tenant %s expired", t->name);
+	detail = xasprintf("The token endpoint refused the client secret of "
+	    "tenant %s (%s) as expired (AADSTS%d): glasswatchd cannot read "
+	    "its sign-in and audit logs, so a break-glass sign-in there is "
+	    "not seen. Create a new secret for the app registration, put it "
+	    "in the tenant's client_secret_file; it is read at the next "
+	    "token request, no reload needed. What happened meanwhile is "
+	    "read then. (%s)", t->name, t->tenant_id, AADSTS_SECRET_EXPIRED,
+	    why != NULL ? why : "-");
+	health_raise(h, t, 1, title, detail);
+	free(title);
+	free(detail);
+}
+
+void
+health_failed(struct health *h, const struct tenant_config *t,
+    const char *key, const char *why, long aadsts, int64_t now_us)
+{
+	struct source_health *s;
+	char since[TIME_ISO_LEN], *title, *detail, *age;
+
+	if (h == NULL)
+		return;
+	s = health_source(h, key);
+	if (s->failing_since == 0)
+		s->failing_since = now_us;
+	if (s->blind)
+		return;
+	if (aadsts == AADSTS_SECRET_EXPIRED) {
+		/* Nothing will read until someone acts: say so now, and
+		 * count it as this source's blind alert. */
+		s->blind = 1;
+		health_secret_expired(h, t, why);
+		return;
+	}
+	if (now_us - s->failing_since < t->blind_after * USEC_PER_SEC)
+		return;
+	s->blind = 1;
+	time_format_iso8601_sec(s->failing_since, since);
+	age = health_age(s->failing_since, now_us);
+	title = xasprintf("monitoring blind: %s", key);
+	detail = xasprintf("glasswatchd has not read %s since %s (%s, longer "
+	    "than blind_after): %s. A break-glass sign-in in this time is not "
+	    "seen until the source reads again; then nothing is lost (its "
+	    "cursor is kept). Check the credentials, the app's permissions "
+	    "and the service's health.", key, since, age,
+	    why != NULL ? why : "-");
+	log_crit("tenant %s: %s is blind since %s: %s", t->name, key, since,
+	    why != NULL ? why : "-");
+	health_raise(h, t, 1, title, detail);
+	free(age);
+	free(title);
+	free(detail);
+}
+
+void
+health_ok(struct health *h, const struct tenant_config *t, const char *key,
+    int64_t now_us)
+{
+	struct source_health *s;
+	char *title, *detail, *age;
+
+	if (h == NULL)
+		return;
+	s = health_source(h, key);
+	if (s->blind) {
+		age = health_age(s->failing_since, now_us);
+		title = xasprintf("monitoring restored: %s", key);
+		detail = xasprintf("glasswatchd reads %s again after %s "
+		    "without; the records of that time are read now and "
+		    "alerted as usual.", key, age);
+		log_notice("tenant %s: %s reads again after %s", t->name, key,
+		    age);
+		health_raise(h, t, 3, title, detail);
+		free(age);
+		free(title);
+		free(detail);
+	}
+	s->failing_since = 0;
+	s->blind = 0;
+}

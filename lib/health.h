@@ -1,0 +1,31 @@
+/* Source health (DESIGN.md "System alerts"): a monitor that cannot read
+ * must page rather than stay silent. A poller failing for longer than its
+ * tenant's blind_after raises a Sev-1 "monitoring blind" system alert,
+ * once; its first success after that raises a recovery message. An
+ * expired client secret (AADSTS7000222) is Sev-1 at once. The state lives
+ * for the process: after a restart a source still failing is reported
+ * again once blind_after has passed. */
+#ifndef GW_HEALTH_H
+#define GW_HEALTH_H
+
+#include <stdint.h>
+
+struct config;
+struct health;
+struct outbox;
+struct store;
+struct tenant_config;
+
+struct health	*health_new(struct store *, struct outbox *);
+void		 health_free(struct health *);
+/* Whose system_actions the alerts go to (after start and each reload). */
+void		 health_set_config(struct health *, const struct config *);
+/* A poll by the poller `key` failed (why: for the alert); aadsts: the
+ * token endpoint's error code, 0 when none. */
+void		 health_failed(struct health *, const struct tenant_config *,
+		     const char *key, const char *why, long aadsts,
+		     int64_t now_us);
+void		 health_ok(struct health *, const struct tenant_config *,
+		     const char *key, int64_t now_us);
+
+#endif

@@ -1,0 +1,75 @@
+#!/usr/bin/python3
+"""A monitor that cannot read pages instead of staying silent: a source
+failing longer than blind_after raises a Sev-1 system alert, its recovery
+a message; an expired client secret is Sev-1 at once."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gwtest  # noqa: E402
+from gwtest import BG1, BG1_UPN, RULE, wait_for  # noqa: E402
+
+BLIND = "[Sev1] glasswatch: monitoring blind: contoso/log_analytics/sign_in"
+RESTORED = "[Sev3] glasswatch: monitoring restored: " \
+    "contoso/log_analytics/sign_in"
+
+
+class HealthTest(gwtest.TestCase):
+
+    def mails_with(self, subject):
+        return [m for m in self.smtp.mails() if m.subject == subject]
+
+    def wait_subject(self, subject, timeout=40):
+        return wait_for(self.alive(lambda: self.mails_with(subject)),
+                        timeout, what="a mail %r" % subject,
+                        on_timeout=self.diagnostics)
+
+    def test_blind_source_pages_then_recovers(self):
+        self.start_all(tenant={"blind_after": "4s"})
+        self.settle(n=1)
+        # Every query fails for a while (503 with backoff within the 1 s
+        # frequency): longer than blind_after.
+        self.sim.fault(path="query", status=503, count=12)
+        rec = self.sim.signin(BG1, BG1_UPN)
+        blind = self.wait_subject(BLIND)
+        self.assertEqual(len(blind), 1)
+        self.assertIn("HTTP 503", blind[0].body)
+        self.assertIn("Kind:           system", blind[0].body)
+        self.assertEqual(self.smtp.rule_mails(), [])
+        # The faults run out: the source reads, says so, and the sign-in
+        # made while blind pages (nothing lost).
+        restored = self.wait_subject(RESTORED, timeout=60)
+        self.assertEqual(len(restored), 1)
+        mails = self.wait_mails(1)
+        self.assertIn(rec["id"], mails[0].body)
+        self.settle(n=3)
+        self.assertEqual(len(self.mails_with(BLIND)), 1)
+        self.assertEqual(len(self.mails_with(RESTORED)), 1)
+        self.assertEqual(len(self.smtp.rule_mails(RULE)), 1)
+
+    def test_short_outage_is_not_blind(self):
+        self.start_all(tenant={"blind_after": "30s"})
+        self.settle(n=1)
+        self.sim.fault(path="query", status=503, count=2)
+        self.sim.signin(BG1, BG1_UPN)
+        self.wait_mails(1)
+        self.settle(n=3)
+        self.assertEqual(self.mails_with(BLIND), [])
+        self.assertEqual(self.mails_with(RESTORED), [])
+
+    def test_expired_secret_is_sev1_at_once(self):
+        self.start_all(tenant={"blind_after": "1h"})
+        self.settle(n=1)
+        self.sim.settings(secret_expired=True)
+        self.sim.expire_tokens()
+        mails = self.wait_subject("[Sev1] glasswatch: client secret of "
+                                  "tenant contoso expired", timeout=30)
+        self.assertEqual(len(mails), 1)
+        self.assertIn("AADSTS7000222", mails[0].body)
+        self.assertIn("client_secret_file", mails[0].body)
+        self.assertNotIn(gwtest.CLIENT_SECRET, mails[0].body)
+
+
+if __name__ == "__main__":
+    gwtest.main()
