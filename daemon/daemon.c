@@ -179,6 +179,18 @@ status_cb(evutil_socket_t fd, short ev, void *arg)
 	evtimer_add(d->ev_status, &tv);
 }
 
+/* A poll cycle ended: the heartbeats hear of it. */
+static void
+cycle_cb(int ok, const char *summary, void *arg)
+{
+	struct daemon *d = arg;
+
+	for (size_t i = 0; i < d->nnotifiers; i++)
+		if (d->notifiers[i]->ops->cycle != NULL)
+			d->notifiers[i]->ops->cycle(d->notifiers[i], ok,
+			    summary);
+}
+
 /* The watchdog proves the loop turns: a hung loop stops pinging and
  * systemd restarts the daemon (WatchdogSec=). */
 static void
@@ -540,6 +552,7 @@ daemon_run(const struct daemon_opts *opts)
 	d.health = health_new(d.store, d.outbox);
 	health_set_config(d.health, d.config);
 	pollers_set_health(d.pollers, d.health);
+	pollers_on_cycle(d.pollers, cycle_cb, &d);
 	d.ev_deadline = evtimer_new(d.base, deadline_cb, &d);
 	d.ev_hup = evsignal_new(d.base, SIGHUP, signal_cb, &d);
 	d.ev_term = evsignal_new(d.base, SIGTERM, signal_cb, &d);

@@ -197,6 +197,13 @@ test_notify(const char *config_path, const char *name, int debug)
 		config_free(c);
 		return EXIT_USAGE;
 	}
+	if (nc->ops->send == NULL) {
+		fprintf(stderr, "glasswatchd: %s is a %s notifier: it carries "
+		    "no alerts (it is pinged after every poll cycle)\n", name,
+		    nc->type);
+		config_free(c);
+		return EXIT_USAGE;
+	}
 	if ((run.base = event_base_new()) == NULL ||
 	    (http = http_engine_new(run.base)) == NULL)
 		fatalx("cannot set up the event loop");

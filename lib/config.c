@@ -686,14 +686,9 @@ notifiers_parse(struct cfg *cfg, yaml_node_t *seq, void *field)
 		tn = cfg_value(cfg, map, "type");
 		type = tn != NULL ? cfg_scalar(cfg, tn, "a notifier type") :
 		    NULL;
-		if (type != NULL && (nc->ops = notifier_find(type)) == NULL) {
-			if (notifier_type_planned(type))
-				cfg_error(cfg, tn, "type: notifier type '%s' "
-				    "is not supported in this build", type);
-			else
-				cfg_error(cfg, tn, "type: unknown notifier "
-				    "type '%s'", type);
-		}
+		if (type != NULL && (nc->ops = notifier_find(type)) == NULL)
+			cfg_error(cfg, tn, "type: unknown notifier type '%s' "
+			    "(email, sms, webhook or heartbeat)", type);
 		if (nc->ops != NULL) {
 			nc->conf = xcalloc(1, nc->ops->conf_size);
 			cfg_parse_map(cfg, map, notifier_opts, nc,
@@ -867,6 +862,20 @@ tenant_has_account(const struct tenant_config *t, const char *name)
 	return 0;
 }
 
+/* An action names a notifier that carries alerts. */
+static void
+check_action(struct cfg *cfg, const struct config *c, yaml_node_t *node,
+    const char *key, const char *name)
+{
+	const struct notifier_config *nc = config_notifier(c, name);
+
+	if (nc == NULL)
+		cfg_error(cfg, node, "%s: no notifier is named '%s'", key, name);
+	else if (nc->ops != NULL && nc->ops->send == NULL)
+		cfg_error(cfg, node, "%s: '%s' is a %s: it carries no alerts",
+		    key, name, nc->ops->type);
+}
+
 /* Names that must refer to something elsewhere in the file. */
 static void
 check_references(struct cfg *cfg, yaml_node_t *root, struct config_yaml *y)
@@ -883,9 +892,8 @@ check_references(struct cfg *cfg, yaml_node_t *root, struct config_yaml *y)
 
 	list = cfg_value(cfg, root, "system_actions");
 	for (size_t k = 0; k < c->system_actions.n; k++)
-		if (config_notifier(c, c->system_actions.v[k]) == NULL)
-			cfg_error(cfg, seq_item(cfg, list, k), "system_actions: "
-			    "no notifier is named '%s'", c->system_actions.v[k]);
+		check_action(cfg, c, seq_item(cfg, list, k), "system_actions",
+		    c->system_actions.v[k]);
 	if (list != NULL && c->system_actions.n == 0)
 		cfg_error(cfg, list, "system_actions: an empty list would "
 		    "leave system alerts (a blind monitor, a failed "
@@ -907,10 +915,8 @@ check_references(struct cfg *cfg, yaml_node_t *root, struct config_yaml *y)
 
 		list = cfg_value(cfg, rn, "actions");
 		for (size_t k = 0; k < r->actions.n; k++)
-			if (config_notifier(c, r->actions.v[k]) == NULL)
-				cfg_error(cfg, seq_item(cfg, list, k), "actions: "
-				    "no notifier is named '%s'",
-				    r->actions.v[k]);
+			check_action(cfg, c, seq_item(cfg, list, k), "actions",
+			    r->actions.v[k]);
 		list = cfg_value(cfg, rn, "tenants");
 		for (size_t k = 0; k < r->tenants.n; k++)
 			if (config_tenant(c, r->tenants.v[k]) == NULL)

@@ -69,8 +69,12 @@ struct notifier_ops {
 	int	(*init)(struct notifier *, char **cause);
 	/* Asynchronous: ends, from the loop, in exactly one delivery_done().
 	 * Returns -1 (with delivery_done already called) on immediate
-	 * failure. */
+	 * failure. NULL: the notifier carries no alerts (heartbeat). */
 	int	(*send)(struct notifier *, struct delivery *);
+	/* A poll cycle ended (every poller ran since the last one): ok when
+	 * every one of them read; summary names the failures. Optional: for
+	 * notifiers that watch the daemon itself. */
+	void	(*cycle)(struct notifier *, int ok, const char *summary);
 	void	(*fini)(struct notifier *);
 };
 
@@ -79,13 +83,12 @@ void	delivery_done(struct delivery *, enum deliver_result, const char *why);
 
 /* The notifiers this build has, each in its own file. */
 extern const struct notifier_ops notify_email_ops;	/* notify-email.c */
+extern const struct notifier_ops notify_heartbeat_ops;	/* notify-heartbeat.c */
 extern const struct notifier_ops notify_sms_ops;	/* notify-sms.c */
 extern const struct notifier_ops notify_webhook_ops;	/* notify-webhook.c */
 
 /* The registry (notifiers.c). */
 const struct notifier_ops	*notifier_find(const char *type);
-/* Types this build knows of but does not have yet. */
-int				 notifier_type_planned(const char *type);
 
 /* A running notifier holding one reference (init has run), or NULL with
  * *cause (caller frees). send() reads the notifier_config, so it must

@@ -11,17 +11,12 @@
 
 static const struct notifier_ops *const notifier_table[] = {
 	&notify_email_ops,
+	&notify_heartbeat_ops,
 	&notify_sms_ops,
 	&notify_webhook_ops,
 };
 
 #define NOTIFIER_NTYPES	(sizeof notifier_table / sizeof notifier_table[0])
-
-/* Types that later issues add; the loader says "not supported in this
- * build" for them rather than "unknown". */
-static const char *const notifier_planned[] = {
-	"heartbeat"
-};
 
 void
 delivery_done(struct delivery *d, enum deliver_result result,
@@ -39,18 +34,6 @@ notifier_find(const char *type)
 		if (strcmp(notifier_table[i]->type, type) == 0)
 			return notifier_table[i];
 	return NULL;
-}
-
-int
-notifier_type_planned(const char *type)
-{
-	if (type == NULL || notifier_find(type) != NULL)
-		return 0;
-	for (size_t i = 0; i < sizeof notifier_planned /
-	    sizeof notifier_planned[0]; i++)
-		if (strcmp(notifier_planned[i], type) == 0)
-			return 1;
-	return 0;
 }
 
 struct notifier *

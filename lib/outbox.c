@@ -169,11 +169,14 @@ outbox_backoff(const struct retry_config *rc, int attempts)
 
 /* --- the running notifiers ------------------------------------------- */
 
+/* The running notifier of that name that carries alerts (a heartbeat
+ * does not: rows for one are as good as orphans). */
 static struct notifier *
 outbox_find(struct outbox *ob, const char *name)
 {
 	for (size_t i = 0; i < ob->nnotifiers; i++)
-		if (strcmp(ob->notifiers[i]->cfg->name, name) == 0)
+		if (strcmp(ob->notifiers[i]->cfg->name, name) == 0 &&
+		    ob->notifiers[i]->ops->send != NULL)
 			return ob->notifiers[i];
 	return NULL;
 }
@@ -716,6 +719,8 @@ outbox_schedule(struct outbox *ob, int64_t now)
 		return;
 	}
 	for (size_t i = 0; i < ob->nnotifiers; i++) {
+		if (ob->notifiers[i]->ops->send == NULL)
+			continue;
 		name = ob->notifiers[i]->cfg->name;
 		/* A full notifier is looked at again when a send ends. */
 		if (outbox_room(ob, name) == 0)
@@ -870,6 +875,8 @@ outbox_run(struct outbox *ob)
 	}
 	for (size_t i = 0; i < ob->nnotifiers && !failed; i++) {
 		n = ob->notifiers[i];
+		if (n->ops->send == NULL)
+			continue;
 		if ((room = outbox_room(ob, n->cfg->name)) == 0)
 			continue;
 		if (n->cfg->rate_limit.count > 0) {

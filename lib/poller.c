@@ -75,6 +75,7 @@ struct poller {
 	char				*next_url;
 	int				 pages;
 	int				 failures;	/* in a row */
+	int				 cycled;	/* ran in this cycle */
 	long				 aadsts;	/* of the failure at hand */
 	int64_t				 last_ok_us;	/* wall time; 0: never */
 	int				 running;
@@ -115,6 +116,10 @@ struct pollers {
 	 * reloads so the fallback is not learnt again from a 400. */
 	struct strlist		  single_keys;
 	struct health		 *health;	/* blind and restored sources */
+	/* A cycle: every poller ran once (heartbeats). */
+	void			(*cycle_cb)(int, const char *, void *);
+	void			 *cycle_arg;
+	struct buf		  cycle_failures;	/* "key: why; ..." */
 	/* --once */
 	int			  once;
 	int64_t			  once_deadline_us;
@@ -255,6 +260,24 @@ poll_pages_add(struct poller *p, struct record_list *recs,
 	info->next_url = NULL;
 }
 
+/* The poller finished a poll: when every poller has since the last
+ * cycle, that is a cycle, ok when none failed. */
+static void
+pollers_cycle(struct pollers *set, struct poller *p)
+{
+	p->cycled = 1;
+	for (size_t i = 0; i < set->n; i++)
+		if (!set->v[i]->cycled)
+			return;
+	for (size_t i = 0; i < set->n; i++)
+		set->v[i]->cycled = 0;
+	if (set->cycle_cb != NULL)
+		set->cycle_cb(set->cycle_failures.len == 0,
+		    set->cycle_failures.len == 0 ? "every source read" :
+		    buf_cstr(&set->cycle_failures), set->cycle_arg);
+	buf_reset(&set->cycle_failures);
+}
+
 static void
 poll_finish(struct poller *p, int ok, int64_t retry_after_s)
 {
@@ -283,8 +306,10 @@ poll_finish(struct poller *p, int ok, int64_t retry_after_s)
 			return;
 		}
 	}
-	if (!set->stopped)
+	if (!set->stopped) {
 		poller_schedule(p, delay);
+		pollers_cycle(set, p);
+	}
 }
 
 /* The poll's outcome under each signal's key (outside a transaction:
@@ -329,6 +354,9 @@ poll_fail(struct poller *p, int64_t retry_after_s, const char *fmt, ...)
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
 	log_warnx("poller %s: %s", p->key, why);
+	if (p->set->cycle_failures.len < 2048)
+		buf_printf(&p->set->cycle_failures, "%s%s: %s",
+		    p->set->cycle_failures.len > 0 ? "; " : "", p->key, why);
 	if (poll_record_status(p, 0, why) == -1)
 		log_warnx("poller %s: could not record the failure", p->key);
 	health_failed(p->set->health, p->tenant, p->key, why, p->aadsts,
@@ -891,6 +919,7 @@ pollers_free(struct pollers *set)
 		return;
 	pollers_clear(set);
 	strlist_clear(&set->single_keys);
+	buf_free(&set->cycle_failures);
 	event_free(set->once_ev);
 	for (size_t i = 0; i < set->nbudgets; i++) {
 		rate_window_free(&set->budgets[i]->w);
@@ -1042,6 +1071,7 @@ pollers_set_config(struct pollers *set, const struct config *c)
 	pollers_clear(set);
 	set->config = c;
 	set->stopped = 0;
+	buf_reset(&set->cycle_failures);
 	for (size_t r = 0; r < c->nrules; r++) {
 		const struct rule_config *rule = &c->rules[r];
 		const struct source_ops *src;
@@ -1157,6 +1187,14 @@ pollers_stop(struct pollers *set)
 		}
 		p->running = 0;
 	}
+}
+
+void
+pollers_on_cycle(struct pollers *set, void (*cb)(int, const char *, void *),
+    void *arg)
+{
+	set->cycle_cb = cb;
+	set->cycle_arg = arg;
 }
 
 void

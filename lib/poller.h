@@ -31,6 +31,10 @@ void		 pollers_run_once(struct pollers *, int64_t retry_for,
 /* Stop polling (shutdown). */
 void		 pollers_stop(struct pollers *);
 size_t		 pollers_count(const struct pollers *);
+/* cb after every poll cycle (every poller ran once since the last): ok
+ * when every one read; summary names the failures. */
+void		 pollers_on_cycle(struct pollers *,
+		     void (*cb)(int ok, const char *summary, void *), void *);
 /* Where poll outcomes are reported for blind-source alerts (health.h);
  * NULL: nowhere. */
 void		 pollers_set_health(struct pollers *, struct health *);

@@ -376,6 +376,35 @@ class WebhookTest(gwtest.TestCase):
         self.assertIn(alert_id, a["annotations"]["description"])
         self.assertEqual(a["status"]["state"], "active")
 
+    def test_heartbeat_pings_after_cycles_and_fail_url_on_failure(self):
+        self.start_sink(sink_key=None)
+        self.smtp = self.env.start_smtp()
+        cfg = self.env.config(self.sim, self.smtp)
+        cfg["notifiers"].append({
+            "name": "deadman", "type": "heartbeat",
+            "url": self.sink.url + "/ping/abc",
+            "fail_url": self.sink.url + "/ping/abc/fail",
+            "ca_file": self.env.cert("ca.pem")})
+        self.daemon = self.env.start_daemon(self.env.write_config(cfg))
+        oks = self.wait_requests("/ping/abc", 3)
+        self.assertTrue(oks[0]["body"].startswith("glasswatchd ok"), oks[0])
+        self.assertEqual(self.sink.requests("/ping/abc/fail"), [])
+        # A cycle with a failing source pings fail_url, saying what fails.
+        self.sim.fault(path="query", status=503, count=2)
+        fails = self.wait_requests("/ping/abc/fail", 1)
+        self.assertIn("contoso/log_analytics/sign_in: HTTP 503",
+                      fails[0]["body"])
+        self.assertTrue(fails[0]["body"].startswith("glasswatchd failing"))
+        n = len(self.sink.requests("/ping/abc"))
+        self.wait_requests("/ping/abc", n + 2)
+        # A stopped daemon stops pinging: that is what pages externally.
+        self.assertEqual(self.daemon.terminate(), 0)
+        n = len(self.sink.requests())
+        time.sleep(gwtest.scaled(2))
+        self.assertEqual(len(self.sink.requests()), n)
+        # Heartbeats carry no alerts: the rule's mail went by email only.
+        self.assertNotIn("deadman", str(self.env.deliveries()))
+
     def test_cleartext_to_a_remote_host_is_refused(self):
         self.sim = self.env.start_sim()
         cfg = self.env.config(self.sim, None, rule={"actions": ["hook"]})

@@ -380,6 +380,40 @@ START_TEST(escalation_keys)
 }
 END_TEST
 
+/* A heartbeat is pinged after poll cycles; it carries no alerts. */
+START_TEST(heartbeat_carries_no_alerts)
+{
+	struct config *c;
+
+	c = load("system_actions: [mail]\n" TENANT RULE NOTIFIER
+	    "  - name: beat\n"
+	    "    type: heartbeat\n"
+	    "    url: https://hc-ping.example/0b1c\n"
+	    "    fail_url: https://hc-ping.example/0b1c/fail\n");
+	ck_assert_msg(c != NULL, "%s", errs.n ? errs.v[0] : "?");
+	config_free(c);
+	ck_assert_ptr_null(load("system_actions: [beat]\n" TENANT
+	    "rules:\n"
+	    "  - name: bg\n"
+	    "    threshold: { operator: gt, value: 0 }\n"
+	    "    actions: [mail, beat]\n"
+	    NOTIFIER
+	    "  - name: beat\n"
+	    "    type: heartbeat\n"
+	    "  - name: beat2\n"
+	    "    type: heartbeat\n"
+	    "    url: http://192.0.2.7/ping\n"));
+	expect_error(1, 18, "system_actions: 'beat' is a heartbeat: it "
+	    "carries no alerts");
+	expect_error(16, 21, "actions: 'beat' is a heartbeat: it carries no "
+	    "alerts");
+	expect_error(24, 5, "missing key 'url'");
+	expect_error(28, 10, "cleartext http:// is allowed only to a loopback "
+	    "host (127.0.0.0/8, ::1, localhost)");
+	ck_assert_uint_eq(errs.n, 4);
+}
+END_TEST
+
 START_TEST(secret_file_readable_by_others)
 {
 	char want[512];
@@ -450,12 +484,12 @@ START_TEST(unsupported_features)
 	ck_assert_ptr_null(load("metrics: { listen: \"127.0.0.1:9465\" }\n"
 	    TENANT RULE "    blind: x\n    signal: audit\n"
 	    NOTIFIER
-	    "  - name: beat\n"
-	    "    type: heartbeat\n"));
+	    "  - name: pager\n"
+	    "    type: pager\n"));
 	expect_error(1, 10, "metrics: not supported in this build");
 	expect_error(17, 5, "unknown key 'blind'");
-	expect_error(27, 11, "type: notifier type 'heartbeat' is not "
-	    "supported in this build");
+	expect_error(27, 11, "type: unknown notifier type 'pager' (email, "
+	    "sms, webhook or heartbeat)");
 	ck_assert_uint_eq(errs.n, 3);
 }
 END_TEST
@@ -968,6 +1002,7 @@ config_suite(void)
 	tcase_add_test(tc, severity_out_of_range);
 	tcase_add_test(tc, action_names_no_notifier);
 	tcase_add_test(tc, escalation_keys);
+	tcase_add_test(tc, heartbeat_carries_no_alerts);
 	tcase_add_test(tc, secret_file_readable_by_others);
 	tcase_add_test(tc, credentials_directory_unset);
 	tcase_add_test(tc, every_error_in_one_run);

@@ -858,7 +858,6 @@ START_TEST(config_good)
 	struct config *c;
 
 	ck_assert_ptr_eq(notifier_find("webhook"), &notify_webhook_ops);
-	ck_assert(!notifier_type_planned("webhook"));
 
 	c = load("    url: https://hooks.example/path/?a=1\n");
 	expect_ok(c);
