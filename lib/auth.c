@@ -560,6 +560,7 @@ auth_fetch(struct auth *a)
 	if (a->kind == AUTH_MANAGED_IDENTITY) {
 		req.method = "GET";
 		req.headers = imds_headers;
+		req.no_proxy = 1;	/* the token must not pass a proxy */
 	} else {
 		if ((cred = auth_credential(a, why, sizeof why)) == NULL) {
 			memset(&err, 0, sizeof err);

@@ -696,6 +696,8 @@ http_request(struct http_engine *e, const struct http_request *req,
 		fatalx("curl_slist_append failed");
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, c->headers);
 	http_set_method(c, req);
+	if (req->no_proxy)
+		curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
 
 	if (http_tls_apply(e, easy, req->ca_file, &err) == -1) {
 		c->error = err;

@@ -55,6 +55,10 @@ struct http_request {
 	 * 1 runs the callback (status 0, CURLE_ABORTED_BY_CALLBACK) so the
 	 * owner can release what it holds (a delivery at shutdown). */
 	int			  call_on_abort;
+	/* Never through a proxy (IMDS: a link-local address a proxy must
+	 * not see). Otherwise libcurl honours the environment's
+	 * https_proxy, http_proxy and no_proxy. */
+	int			  no_proxy;
 };
 
 struct http_response {

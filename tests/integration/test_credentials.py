@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import ssl
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -124,6 +125,41 @@ class CredentialTest(gwtest.TestCase):
         # No client-credentials request at all.
         self.assertEqual(self.sim.requests("token"), [])
         self.assertEqual(self.daemon.terminate(), 0)
+
+    def test_proxy_from_the_environment_but_never_for_imds(self):
+        # https_proxy is honoured for Log Analytics (a CONNECT tunnel);
+        # the IMDS token request never goes through a proxy.
+        log = self.env.path("proxy.log")
+        ready = self.env.path("proxy.ready")
+        proc = subprocess.Popen(
+            [gwtest.PYTHON, os.path.join(gwtest.SIM_DIR, "proxy.py"),
+             "--ready-file", ready, "--log", log],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        self.addCleanup(proc.kill)
+        info = gwtest.wait_for(lambda: gwtest._read_ready(ready), 15,
+                               what="the proxy to listen")
+        proxy = "http://127.0.0.1:%d" % info["port"]
+        self.sim = self.env.start_sim(imds=True)
+        self.smtp = self.env.start_smtp()
+        cfg = self.env.config(self.sim, self.smtp, tenant={
+            "endpoints": {"login": self.sim.url,
+                          "log_analytics": self.sim.url,
+                          "imds": self.sim.imds_url},
+            "credentials": {"managed_identity": True}})
+        self.config_path = self.env.write_config(cfg)
+        self.daemon = self.env.start_daemon(
+            self.config_path, environ={"https_proxy": proxy,
+                                       "http_proxy": proxy})
+        self.signin_is_mailed()
+        with open(log) as f:
+            seen = [json.loads(line) for line in f]
+        self.assertIn({"method": "CONNECT",
+                       "target": "127.0.0.1:%d" % self.sim.port}, seen)
+        self.assertEqual([s for s in seen if s["method"] != "CONNECT"], [],
+                         "IMDS went through the proxy")
+        self.assertTrue([r for r in self.sim.requests("imds")
+                         if r["status"] == 200])
 
     def test_managed_identity_user_assigned_and_retry(self):
         self.sim = self.env.start_sim(imds=True,
