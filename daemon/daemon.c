@@ -407,6 +407,7 @@ prune_cb(evutil_socket_t fd, short ev, void *arg)
 	    d->config->history_keep * USEC_PER_SEC) == -1)
 		log_warnx("pruning history older than the configured keep "
 		    "failed; it is retried in an hour");
+	health_check_credentials(d->health, time_now_us());
 	evtimer_add(d->ev_prune, &tv);
 }
 

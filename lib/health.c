@@ -8,6 +8,7 @@
 #include "config.h"
 #include "duration.h"
 #include "health.h"
+#include "jwt.h"
 #include "log.h"
 #include "outbox.h"
 #include "store.h"
@@ -17,6 +18,8 @@
 
 /* Entra's code for a client secret past its expiry. */
 #define AADSTS_SECRET_EXPIRED	7000222
+/* A certificate this close to its end is worth a warning. */
+#define CERT_WARN_DAYS		30
 
 struct source_health {
 	char	*key;		/* the poller's */
@@ -24,12 +27,18 @@ struct source_health {
 	int	 blind;		/* the blind alert was raised */
 };
 
+enum cert_level { CERT_OK, CERT_EXPIRING, CERT_EXPIRED };
+
 struct health {
 	struct store		*store;
 	struct outbox		*outbox;
 	const struct config	*config;
 	struct source_health	*v;
 	size_t			 n;
+	/* Certificate levels already said, by tenant name. */
+	char			**cert_tenants;
+	enum cert_level		 *cert_levels;
+	size_t			  ncerts;
 };
 
 struct health *
@@ -50,6 +59,10 @@ health_free(struct health *h)
 	for (size_t i = 0; i < h->n; i++)
 		free(h->v[i].key);
 	free(h->v);
+	for (size_t i = 0; i < h->ncerts; i++)
+		free(h->cert_tenants[i]);
+	free(h->cert_tenants);
+	free(h->cert_levels);
 	free(h);
 }
 
@@ -181,4 +194,79 @@ health_ok(struct health *h, const struct tenant_config *t, const char *key,
 	}
 	s->failing_since = 0;
 	s->blind = 0;
+}
+
+/* The level already said for the tenant's certificate. */
+static enum cert_level *
+health_cert_level(struct health *h, const char *tenant)
+{
+	for (size_t i = 0; i < h->ncerts; i++)
+		if (strcmp(h->cert_tenants[i], tenant) == 0)
+			return &h->cert_levels[i];
+	h->cert_tenants = xreallocarray(h->cert_tenants, h->ncerts + 1,
+	    sizeof *h->cert_tenants);
+	h->cert_levels = xreallocarray(h->cert_levels, h->ncerts + 1,
+	    sizeof *h->cert_levels);
+	h->cert_tenants[h->ncerts] = xstrdup(tenant);
+	h->cert_levels[h->ncerts] = CERT_OK;
+	return &h->cert_levels[h->ncerts++];
+}
+
+static void
+health_check_certificate(struct health *h, const struct tenant_config *t,
+    int64_t now_us)
+{
+	enum cert_level level, *said;
+	char why[256], when[TIME_ISO_LEN], *title, *detail;
+	int64_t not_after, days;
+
+	if (jwt_cert_not_after(t->credentials.certificate_file, &not_after,
+	    why, sizeof why) == -1) {
+		log_warnx("tenant %s: cannot read the certificate's expiry: %s",
+		    t->name, why);
+		return;
+	}
+	days = (not_after - now_us / USEC_PER_SEC) / 86400;
+	level = not_after * USEC_PER_SEC <= now_us ? CERT_EXPIRED :
+	    days < CERT_WARN_DAYS ? CERT_EXPIRING : CERT_OK;
+	said = health_cert_level(h, t->name);
+	if (level <= *said) {
+		*said = level;	/* a renewed certificate may warn again */
+		return;
+	}
+	*said = level;
+	time_format_iso8601_sec(not_after * USEC_PER_SEC, when);
+	if (level == CERT_EXPIRED) {
+		title = xasprintf("certificate of tenant %s expired", t->name);
+		detail = xasprintf("The certificate glasswatchd signs its token "
+		    "requests for tenant %s with (%s) expired on %s: Entra "
+		    "refuses it, and the tenant's logs cannot be read. Upload a "
+		    "new certificate to the app registration and replace "
+		    "certificate_file and private_key_file.", t->name,
+		    t->credentials.certificate_file, when);
+	} else {
+		title = xasprintf("certificate of tenant %s expires in %lld "
+		    "day%s", t->name, (long long)days, days == 1 ? "" : "s");
+		detail = xasprintf("The certificate glasswatchd signs its token "
+		    "requests for tenant %s with (%s) expires on %s. Renew it "
+		    "before then, or monitoring of the tenant goes blind.",
+		    t->name, t->credentials.certificate_file, when);
+	}
+	log_warnx("tenant %s: %s", t->name, title);
+	health_raise(h, t, level == CERT_EXPIRED ? 1 : 2, title, detail);
+	free(title);
+	free(detail);
+}
+
+void
+health_check_credentials(struct health *h, int64_t now_us)
+{
+	if (h == NULL || h->config == NULL)
+		return;
+	for (size_t i = 0; i < h->config->ntenants; i++) {
+		const struct tenant_config *t = &h->config->tenants[i];
+
+		if (t->credentials.certificate_file != NULL)
+			health_check_certificate(h, t, now_us);
+	}
 }

@@ -27,5 +27,9 @@ void		 health_failed(struct health *, const struct tenant_config *,
 		     int64_t now_us);
 void		 health_ok(struct health *, const struct tenant_config *,
 		     const char *key, int64_t now_us);
+/* The tenants' certificates (certificate_file): one expiring within 30
+ * days is a Sev-2 warning, an expired one Sev 1; each said once per
+ * process and level. Cheap: call it hourly. */
+void		 health_check_credentials(struct health *, int64_t now_us);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,4 +324,25 @@ out:
 	EVP_PKEY_free(pkey);
 	X509_free(x);
 	return jwt;
+}
+
+int
+jwt_cert_not_after(const char *cert_file, int64_t *not_after, char *why,
+    size_t whysize)
+{
+	const ASN1_TIME *t;
+	struct tm tm;
+	X509 *x;
+
+	if ((x = jwt_load_cert(cert_file, why, whysize)) == NULL)
+		return -1;
+	if ((t = X509_get0_notAfter(x)) == NULL ||
+	    ASN1_TIME_to_tm(t, &tm) != 1) {
+		snprintf(why, whysize, "%s: no readable notAfter", cert_file);
+		X509_free(x);
+		return -1;
+	}
+	X509_free(x);
+	*not_after = (int64_t)timegm(&tm);
+	return 0;
 }

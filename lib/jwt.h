@@ -38,6 +38,11 @@ char	*jwt_client_assertion(const char *cert_file, const char *key_file,
 enum jwt_bad jwt_check_files(const char *cert_file, const char *key_file,
 	    char *why, size_t whysize);
 
+/* When the certificate stops being valid (notAfter, seconds since the
+ * epoch): 0, or -1 with why. */
+int	jwt_cert_not_after(const char *cert_file, int64_t *not_after,
+	    char *why, size_t whysize);
+
 /* base64url without padding (RFC 7515 section 2); caller frees. */
 char	*jwt_b64url(const void *, size_t);
 

@@ -9,8 +9,10 @@ import base64
 import hashlib
 import json
 import os
+import re
 import ssl
 import subprocess
+import time
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -90,6 +92,26 @@ class CredentialTest(gwtest.TestCase):
         res = self.env.run_daemon(["-c", self.config_path, "--check"])
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         self.assert_no_key_material(res.stdout + res.stderr)
+
+    def test_certificate_expiring_within_30_days_warns_once(self):
+        cert, key = self.env.path("short.pem"), self.env.path("short.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-keyout", key, "-out", cert, "-days",
+                        "10", "-subj", "/CN=glasswatch short-lived"],
+                       check=True, capture_output=True, timeout=60)
+        os.chmod(key, 0o600)
+        self.start_all(tenant={"blind_after": "1h", "credentials": {
+            "client_id": CLIENT_ID, "certificate_file": cert,
+            "private_key_file": key}})
+        subject = re.compile(r"\[Sev2\] glasswatch: certificate of tenant "
+                             r"contoso expires in (9|10) days$")
+        mails = gwtest.wait_for(self.alive(lambda: [
+            m for m in self.smtp.mails() if subject.match(m.subject)]), 30,
+            what="the expiry warning", on_timeout=self.diagnostics)
+        self.assertIn("short.pem", mails[0].body)
+        time.sleep(gwtest.scaled(2))
+        self.assertEqual(len([m for m in self.smtp.mails()
+                              if "certificate of tenant" in m.subject]), 1)
 
     def test_certificate_rs256(self):
         self.start_all(sim_kw={"client_cert": "client"},
