@@ -68,6 +68,9 @@ struct tenant_config {
 	/* A source failing this long is "monitoring blind" (seconds; 0
 	 * in the file: the default, twice its rules' shortest frequency). */
 	int64_t			 blind_after;
+	/* No row at all in its Log Analytics tables this long: the log
+	 * pipeline is silent (seconds, default 6h). */
+	int64_t			 silent_after;
 	struct account		*break_glass;
 	size_t			 nbreak_glass;
 };

@@ -11,6 +11,8 @@
 #include "jwt.h"
 #include "log.h"
 #include "outbox.h"
+#include "record.h"
+#include "source.h"
 #include "store.h"
 #include "sysalert.h"
 #include "timeutil.h"
@@ -268,5 +270,65 @@ health_check_credentials(struct health *h, int64_t now_us)
 
 		if (t->credentials.certificate_file != NULL)
 			health_check_certificate(h, t, now_us);
+	}
+}
+
+void
+health_pipeline(struct health *h, const struct tenant_config *t,
+    unsigned checked, unsigned alive)
+{
+	struct source_health *s;
+	const char *table;
+	char *key, *title, *detail, *age;
+	int64_t now = time_now_us();
+
+	if (h == NULL)
+		return;
+	for (int sig = 0; sig < SIGNAL_COUNT; sig++) {
+		if ((checked & SIGNAL_BIT(sig)) == 0 ||
+		    (table = source_la_table((enum signal)sig)) == NULL)
+			continue;
+		key = xasprintf("%s/log_analytics/%s (pipeline)", t->name,
+		    table);
+		s = health_source(h, key);
+		free(key);
+		if ((alive & SIGNAL_BIT(sig)) == 0) {
+			if (s->failing_since == 0)
+				s->failing_since = now;
+			if (s->blind)
+				continue;
+			s->blind = 1;
+			age = health_age(0, t->silent_after * USEC_PER_SEC);
+			title = xasprintf("log pipeline silent: tenant %s, %s",
+			    t->name, table);
+			detail = xasprintf("No row at all, of any user, reached "
+			    "%s in the Log Analytics workspace of tenant %s for "
+			    "%s (silent_after). The usual cause is a diagnostic "
+			    "setting that was removed or changed, in Entra ID > "
+			    "Diagnostic settings: while it is, no break-glass "
+			    "sign-in can be seen there. Restore the export; the "
+			    "Graph source, where configured, still reads.",
+			    table, t->name, age);
+			log_crit("tenant %s: %s received nothing for %s",
+			    t->name, table, age);
+			health_raise(h, t, 1, title, detail);
+			free(age);
+			free(title);
+			free(detail);
+		} else {
+			if (s->blind) {
+				title = xasprintf("log pipeline flowing again: "
+				    "tenant %s, %s", t->name, table);
+				detail = xasprintf("%s of tenant %s receives "
+				    "rows again.", table, t->name);
+				log_notice("tenant %s: %s receives rows again",
+				    t->name, table);
+				health_raise(h, t, 3, title, detail);
+				free(title);
+				free(detail);
+			}
+			s->failing_since = 0;
+			s->blind = 0;
+		}
 	}
 }

@@ -27,6 +27,12 @@ void		 health_failed(struct health *, const struct tenant_config *,
 		     int64_t now_us);
 void		 health_ok(struct health *, const struct tenant_config *,
 		     const char *key, int64_t now_us);
+/* The tenant's log-pipeline check (silence.h): of the signals checked
+ * (SIGNAL_BITs), those whose tables had a row within silent_after. A table
+ * going silent raises a Sev-1 system alert, once; flowing again, a
+ * message. */
+void		 health_pipeline(struct health *, const struct tenant_config *,
+		     unsigned checked, unsigned alive);
 /* The tenants' certificates (certificate_file): one expiring within 30
  * days is a Sev-2 warning, an expired one Sev 1; each said once per
  * process and level. Cheap: call it hourly. */

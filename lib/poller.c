@@ -20,6 +20,7 @@
 #include "log.h"
 #include "poller.h"
 #include "ratelimit.h"
+#include "silence.h"
 #include "record.h"
 #include "rules.h"
 #include "source-graph.h"
@@ -76,6 +77,11 @@ struct poller {
 	int				 pages;
 	int				 failures;	/* in a row */
 	int				 cycled;	/* ran in this cycle */
+	/* Log Analytics: the log-pipeline check (silence.h), run after a
+	 * successful poll when due. */
+	struct auth_wait		*probe_wait;
+	struct http_call		*probe_call;
+	int64_t				 probe_next_us;	/* monotonic */
 	long				 aadsts;	/* of the failure at hand */
 	int64_t				 last_ok_us;	/* wall time; 0: never */
 	int				 running;
@@ -260,6 +266,81 @@ poll_pages_add(struct poller *p, struct record_list *recs,
 	info->next_url = NULL;
 }
 
+/* The log-pipeline check's answer: which tables had any row. */
+static void
+probe_response_cb(const struct http_response *r, void *arg)
+{
+	struct poller *p = arg;
+	unsigned alive;
+	char *err = NULL;
+
+	p->probe_call = NULL;
+	if (r->error != NULL || r->status != 200) {
+		log_info("poller %s: log-pipeline check failed (%s%ld); tried "
+		    "again later", p->key, r->error != NULL ? r->error :
+		    "HTTP ", r->error != NULL ? 0L : r->status);
+		return;
+	}
+	if (silence_parse(r->body, r->body_len, &alive, &err) == -1) {
+		log_info("poller %s: log-pipeline check: %s", p->key, err);
+		free(err);
+		return;
+	}
+	health_pipeline(p->set->health, p->tenant, p->signals, alive);
+}
+
+static void
+probe_token_cb(const char *token, const struct auth_error *e, void *arg)
+{
+	struct poller *p = arg;
+	struct source_req req;
+	struct http_request hr;
+	char *auth_hdr, *err = NULL;
+	const char *headers[3];
+
+	(void)e;
+	p->probe_wait = NULL;
+	if (token == NULL)
+		return;		/* the poll itself reports token trouble */
+	if (silence_build(p->tenant, p->signals, time_now_us(), &req,
+	    &err) == -1) {
+		log_warnx("poller %s: log-pipeline check: %s", p->key, err);
+		free(err);
+		return;
+	}
+	auth_hdr = xasprintf("Authorization: Bearer %s", token);
+	headers[0] = auth_hdr;
+	headers[1] = "Content-Type: application/json";
+	headers[2] = NULL;
+	memset(&hr, 0, sizeof hr);
+	hr.method = req.method;
+	hr.url = req.url;
+	hr.headers = headers;
+	hr.body = req.body;
+	hr.body_len = strlen(req.body);
+	hr.ca_file = p->tenant->ca_file;
+	hr.timeout_ms = (long)(p->set->config->http_timeout * 1000);
+	hr.max_response = 1024 * 1024;
+	p->probe_call = http_request(p->set->http, &hr, probe_response_cb, p);
+	freezero_str(auth_hdr);
+	source_req_clear(&req);
+}
+
+/* After a successful poll: the log-pipeline check, when due. */
+static void
+poll_probe_maybe(struct poller *p)
+{
+	int64_t now = time_mono_us();
+
+	if (p->src->kind != SOURCE_LOG_ANALYTICS || p->set->health == NULL ||
+	    p->probe_wait != NULL || p->probe_call != NULL ||
+	    now < p->probe_next_us)
+		return;
+	p->probe_next_us = now +
+	    silence_every(p->tenant->silent_after) * USEC_PER_SEC;
+	p->probe_wait = auth_get(p->auth, probe_token_cb, p);
+}
+
 /* The poller finished a poll: when every poller has since the last
  * cycle, that is a cycle, ok when none failed. */
 static void
@@ -309,6 +390,8 @@ poll_finish(struct poller *p, int ok, int64_t retry_after_s)
 	if (!set->stopped) {
 		poller_schedule(p, delay);
 		pollers_cycle(set, p);
+		if (ok)
+			poll_probe_maybe(p);
 	}
 }
 
@@ -870,6 +953,10 @@ poller_free(struct poller *p)
 		auth_cancel(p->wait);
 	if (p->call != NULL)
 		http_call_cancel(p->call);
+	if (p->probe_wait != NULL)
+		auth_cancel(p->probe_wait);
+	if (p->probe_call != NULL)
+		http_call_cancel(p->probe_call);
 	if (p->counts_la)
 		p->set->la_inflight--;
 	event_free(p->timer);

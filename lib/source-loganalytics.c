@@ -807,6 +807,14 @@ la_parse(const struct source_ctx *ctx, const char *body, size_t len,
 	return 0;
 }
 
+const char *
+source_la_table(enum signal s)
+{
+	const struct la_signal *sig = la_signal_find(s);
+
+	return sig != NULL ? sig->table : NULL;
+}
+
 const struct source_ops source_loganalytics_ops = {
 	.kind = SOURCE_LOG_ANALYTICS,
 	.name = "log_analytics",

@@ -64,6 +64,8 @@ extern const struct source_ops source_loganalytics_ops;
 extern const struct source_ops source_graph_ops;
 
 const struct source_ops	*source_find(enum source_kind);
+/* The Log Analytics table a signal is read from; NULL if none. */
+const char		*source_la_table(enum signal);
 void			 source_req_clear(struct source_req *);
 void			 page_info_clear(struct page_info *);
 

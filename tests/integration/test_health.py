@@ -8,7 +8,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwtest  # noqa: E402
-from gwtest import BG1, BG1_UPN, RULE, wait_for  # noqa: E402
+from gwtest import (BG1, BG1_UPN, ORDINARY, ORDINARY_UPN,  # noqa: E402
+                    RULE, wait_for)
 
 BLIND = "[Sev1] glasswatch: monitoring blind: contoso/log_analytics/sign_in"
 RESTORED = "[Sev3] glasswatch: monitoring restored: " \
@@ -57,6 +58,33 @@ class HealthTest(gwtest.TestCase):
         self.settle(n=3)
         self.assertEqual(self.mails_with(BLIND), [])
         self.assertEqual(self.mails_with(RESTORED), [])
+
+    def test_silent_pipeline_pages_then_flows_again(self):
+        # The sim's tables hold one row of someone, a minute old: with
+        # silent_after 20s (checked every 5 s) that is a silent export.
+        self.start_all(tenant={"silent_after": "20s"})
+        silent = self.wait_subject("[Sev1] glasswatch: log pipeline "
+                                   "silent: tenant contoso, SigninLogs")
+        self.assertIn("Diagnostic settings", silent[0].body)
+        # Any row at all (an ordinary user's) says it works again.
+        self.sim.signin(ORDINARY, ORDINARY_UPN)
+        self.wait_subject("[Sev3] glasswatch: log pipeline flowing again: "
+                          "tenant contoso, SigninLogs")
+        self.assertEqual(len(self.mails_with(
+            "[Sev1] glasswatch: log pipeline silent: tenant contoso, "
+            "SigninLogs")), 1)
+        queries = [q["query"] for q in self.sim.requests("query")
+                   if "take 1" in (q.get("query") or "")]
+        self.assertTrue(queries)
+        self.assertNotIn("UserId", queries[0])   # unfiltered
+
+    def test_live_pipeline_is_quiet(self):
+        self.start_all()        # silent_after 6h: the background row is fresh
+        self.settle(n=3)
+        self.assertEqual([m for m in self.smtp.mails()
+                          if "pipeline" in m.subject], [])
+        self.assertTrue([q for q in self.sim.requests("query")
+                         if "take 1" in (q.get("query") or "")])
 
     def test_expired_secret_is_sev1_at_once(self):
         self.start_all(tenant={"blind_after": "1h"})
