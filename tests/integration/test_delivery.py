@@ -3,6 +3,7 @@
 AUTH towards the mail server; permanent versus temporary refusals."""
 
 import os
+import signal
 import sys
 import time
 
@@ -50,6 +51,34 @@ class DeliveryTest(gwtest.TestCase):
         self.assertEqual(self.env.deliveries("failed"), [])
         self.assertEqual(self.smtp.mails(), [], pending)
         self.smtp.start()               # same port, same maildir
+        self.wait_mails(1)
+        self.assert_delivered_once()
+
+    def test_sighup_keeps_pending_deliveries(self):
+        # A delivery waits for the SMTP server; an invalid file is refused
+        # and a valid one (the notifier changed, a rule added) taken: the
+        # pending delivery survives both and is delivered once.
+        self.start_with_smtp_down()
+        self.sim.signin(BG1, BG1_UPN)
+        self.wait_pending_with_attempts(1)
+        with open(self.config_path) as f:
+            good = f.read()
+        mark = len(self.daemon.output())
+        self.env.write_config(good + "bogus: 1\n")
+        self.daemon.signal(signal.SIGHUP)
+        self.daemon.wait_log("reload failed", since=mark)
+        self.assertEqual(len(self.env.deliveries("pending")) +
+                         len(self.env.deliveries("sending")), 1)
+        cfg = self.env.config(self.sim, self.smtp)
+        cfg["notifiers"][0]["retry"]["max"] = "3s"
+        cfg["rules"].append(dict(cfg["rules"][0], name="second-rule",
+                                 severity=2))
+        mark = len(self.daemon.output())
+        self.env.write_config(cfg)
+        self.daemon.signal(signal.SIGHUP)
+        self.daemon.wait_log("reloaded", since=mark)
+        self.assertEqual(self.env.deliveries("failed"), [])
+        self.smtp.start()
         self.wait_mails(1)
         self.assert_delivered_once()
 

@@ -49,6 +49,14 @@ class HealthTest(gwtest.TestCase):
         self.assertEqual(len(self.mails_with(RESTORED)), 1)
         self.assertEqual(len(self.smtp.rule_mails(RULE)), 1)
 
+    def test_repeated_token_failures_make_it_blind(self):
+        self.start_all(tenant={"blind_after": "4s"})
+        self.settle(n=1)
+        self.sim.fault(path="token", status=503, count=40)
+        self.sim.expire_tokens()
+        blind = self.wait_subject(BLIND)
+        self.assertIn("no access token for contoso", blind[0].body)
+
     def test_short_outage_is_not_blind(self):
         self.start_all(tenant={"blind_after": "30s"})
         self.settle(n=1)
