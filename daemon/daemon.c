@@ -179,6 +179,15 @@ status_cb(evutil_socket_t fd, short ev, void *arg)
 	evtimer_add(d->ev_status, &tv);
 }
 
+/* The state store's file fails: say so where it still can. */
+static void
+storage_fault_cb(const char *why, void *arg)
+{
+	struct daemon *d = arg;
+
+	health_storage_failed(d->health, why);
+}
+
 /* A poll cycle ended: the heartbeats hear of it. */
 static void
 cycle_cb(int ok, const char *summary, void *arg)
@@ -439,6 +448,8 @@ static void
 daemon_free(struct daemon *d)
 {
 	pollers_free(d->pollers);
+	if (d->store != NULL)
+		store_on_fault(d->store, NULL, NULL);
 	health_free(d->health);
 	rules_free(d->rules);
 	outbox_free(d->outbox);
@@ -533,6 +544,9 @@ daemon_run(const struct daemon_opts *opts)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("curl_global_init failed");
 	signal(SIGPIPE, SIG_IGN);
+	/* A file-size limit (LimitFSIZE=) makes writes fail, which the store
+	 * reports, rather than kill the daemon. */
+	signal(SIGXFSZ, SIG_IGN);
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	d.http = http_engine_new(d.base);
@@ -553,6 +567,7 @@ daemon_run(const struct daemon_opts *opts)
 	d.health = health_new(d.store, d.outbox);
 	health_set_config(d.health, d.config);
 	pollers_set_health(d.pollers, d.health);
+	store_on_fault(d.store, storage_fault_cb, &d);
 	pollers_on_cycle(d.pollers, cycle_cb, &d);
 	d.ev_deadline = evtimer_new(d.base, deadline_cb, &d);
 	d.ev_hup = evsignal_new(d.base, SIGHUP, signal_cb, &d);

@@ -37,6 +37,8 @@ struct health {
 	const struct config	*config;
 	struct source_health	*v;
 	size_t			 n;
+	int64_t			 storage_said_us;	/* monotonic */
+	int			 storage_in_alert;	/* no recursion */
 	/* Certificate levels already said, by tenant name. */
 	char			**cert_tenants;
 	enum cert_level		 *cert_levels;
@@ -331,4 +333,36 @@ health_pipeline(struct health *h, const struct tenant_config *t,
 			s->blind = 0;
 		}
 	}
+}
+
+/* Once an hour is enough to say the disk is full. */
+#define STORAGE_ALERT_EVERY	(3600 * USEC_PER_SEC)
+
+void
+health_storage_failed(struct health *h, const char *why)
+{
+	struct alert *a;
+	int64_t now = time_mono_us();
+
+	if (h == NULL || h->config == NULL || h->storage_in_alert ||
+	    (h->storage_said_us != 0 &&
+	    now - h->storage_said_us < STORAGE_ALERT_EVERY))
+		return;
+	h->storage_said_us = now;
+	h->storage_in_alert = 1;
+	a = sysalert_new(1, "the state store fails", why, NULL, NULL);
+	free(a->description);
+	a->description = xasprintf("glasswatchd cannot write its state store "
+	    "(%s). Records, alerts and deliveries cannot be kept until it is "
+	    "fixed: free disk space, or make the state directory writable "
+	    "again. Polls are retried and nothing is marked read meanwhile.",
+	    why);
+	/* The store may still take it (an I/O error on one file, not a full
+	 * disk); else straight from memory. */
+	if (sysalert_raise(h->store, h->outbox, &h->config->system_actions,
+	    a) == 0)
+		alert_free(a);
+	else
+		outbox_send_direct(h->outbox, a);
+	h->storage_in_alert = 0;
 }

@@ -33,6 +33,10 @@ void		 health_ok(struct health *, const struct tenant_config *,
  * message. */
 void		 health_pipeline(struct health *, const struct tenant_config *,
 		     unsigned checked, unsigned alive);
+/* The state store's file fails (store_on_fault): a Sev-1 system alert,
+ * through the outbox when it still can take it, else straight from
+ * memory; at most once an hour. */
+void		 health_storage_failed(struct health *, const char *why);
 /* The tenants' certificates (certificate_file): one expiring within 30
  * days is a Sev-2 warning, an expired one Sev 1; each said once per
  * process and level. Cheap: call it hourly. */

@@ -1065,6 +1065,96 @@ outbox_enqueue(struct outbox *ob, const struct alert *a,
 	return added;
 }
 
+/* --- straight from memory, when the store fails -------------------------- */
+
+struct direct_batch {
+	struct alert	*alert;
+	size_t		 pending;
+};
+
+struct direct_send {
+	struct delivery		 d;
+	struct direct_batch	*batch;
+};
+
+static void
+direct_free_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct direct_send *s = arg;
+
+	(void)fd;
+	(void)events;
+	notifier_unref(s->d.notifier);
+	free(s->d.recipient);
+	if (--s->batch->pending == 0) {
+		alert_free(s->batch->alert);
+		free(s->batch);
+	}
+	free(s);
+}
+
+static void
+direct_finish(struct delivery *d, enum deliver_result result, const char *why)
+{
+	struct direct_send *s = d->core;
+	struct timeval zero = { 0, 0 };
+
+	if (result == DELIVER_OK)
+		log_notice("system alert %s sent (not stored) via %s to %s",
+		    d->alert_id, d->notifier_name, d->recipient);
+	else
+		log_crit("system alert %s (not stored) via %s to %s failed: "
+		    "%s", d->alert_id, d->notifier_name, d->recipient,
+		    why != NULL ? why : "-");
+	/* The notifier may still be on the stack: free on the next turn. */
+	if (event_base_once(d->notifier->env.base, -1, EV_TIMEOUT,
+	    direct_free_cb, s, &zero) == -1)
+		log_warnx("system alert %s: cannot schedule its cleanup",
+		    d->alert_id);
+}
+
+void
+outbox_send_direct(struct outbox *ob, struct alert *a)
+{
+	struct direct_batch *b = xcalloc(1, sizeof *b);
+	struct strlist rcpt;
+	struct notifier *n;
+
+	b->alert = a;
+	b->pending = 1;		/* held until every send has started */
+	for (size_t i = 0; i < ob->system_actions.n; i++) {
+		if ((n = outbox_find(ob, ob->system_actions.v[i])) == NULL)
+			continue;
+		rcpt.v = NULL;
+		rcpt.n = 0;
+		if (n->ops->recipients != NULL)
+			n->ops->recipients(n->cfg->conf, &rcpt);
+		else
+			strlist_add(&rcpt, "-");
+		for (size_t j = 0; j < rcpt.n; j++) {
+			struct direct_send *s = xcalloc(1, sizeof *s);
+
+			s->batch = b;
+			s->d.alert_id = a->id;
+			s->d.notifier_name = n->cfg->name;
+			s->d.recipient = xstrdup(rcpt.v[j]);
+			s->d.alert = a;
+			s->d.notifier = n;
+			s->d.retry_after = -1;
+			s->d.finish = direct_finish;
+			s->d.core = s;
+			notifier_ref(n);
+			b->pending++;
+			n->ops->send(n, &s->d);
+		}
+		strlist_clear(&rcpt);
+	}
+	if (--b->pending == 0) {
+		alert_free(b->alert);
+		free(b);
+	}
+}
+
 void
 outbox_set_system_actions(struct outbox *ob, const struct strlist *actions)
 {

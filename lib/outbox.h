@@ -30,6 +30,10 @@ void		 outbox_set_system_actions(struct outbox *,
  * warning (config validation prevents them). Returns rows added or -1. */
 int		 outbox_enqueue(struct outbox *, const struct alert *,
 		     const struct strlist *actions);
+/* Best effort when the store cannot take even a system alert (a full
+ * disk): the alert goes once to each recipient of each system action,
+ * straight from memory, not retried; outcomes are logged. Takes it. */
+void		 outbox_send_direct(struct outbox *, struct alert *);
 /* After a commit: send what is due now (on the next loop turn). */
 void		 outbox_kick(struct outbox *);
 /* Sends in flight. */

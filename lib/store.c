@@ -305,6 +305,8 @@ struct store {
 	char		*path;
 	int		 readonly;
 	sqlite3_stmt	*stmts[STMT_COUNT];
+	void		(*fault_cb)(const char *why, void *);
+	void		*fault_arg;
 };
 
 static const char *const delivery_state_names[] = {
@@ -507,7 +509,33 @@ store_migrate_to(struct store *s, int version, char **err)
 static void
 store_error(struct store *s, const char *purpose)
 {
-	log_warnx("store: %s: %s", purpose, sqlite3_errmsg(s->db));
+	char why[512];
+
+	switch (sqlite3_errcode(s->db)) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		/* The file itself fails: nothing new can be kept. */
+		snprintf(why, sizeof why, "%s: %s: %s", s->path, purpose,
+		    sqlite3_errmsg(s->db));
+		log_crit("store: %s", why);
+		if (s->fault_cb != NULL)
+			s->fault_cb(why, s->fault_arg);
+		break;
+	default:
+		log_warnx("store: %s: %s", purpose, sqlite3_errmsg(s->db));
+		break;
+	}
+}
+
+void
+store_on_fault(struct store *s, void (*cb)(const char *, void *), void *arg)
+{
+	s->fault_cb = cb;
+	s->fault_arg = arg;
 }
 
 /* The cached statement, prepared on first use. */

@@ -128,6 +128,12 @@ int	store_absence_get(struct store *, const char *rule, const char *tenant,
 int	store_absence_set(struct store *, const char *rule, const char *tenant,
 	    const char *account, int64_t last_fired_us);
 
+/* cb (why) whenever the file itself fails: disk full, an I/O error, a
+ * read-only or unopenable file, corruption; not for a busy lock or a
+ * constraint. */
+void	store_on_fault(struct store *, void (*cb)(const char *why, void *),
+	    void *arg);
+
 /* --- alerts and the outbox ------------------------------------------ */
 /* The alert and links to its records (which must be stored). */
 int	store_alert_insert(struct store *, const struct alert *);

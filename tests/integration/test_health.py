@@ -4,6 +4,7 @@ failing longer than blind_after raises a Sev-1 system alert, its recovery
 a message; an expired client secret is Sev-1 at once."""
 
 import os
+import resource
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -93,6 +94,22 @@ class HealthTest(gwtest.TestCase):
                           if "pipeline" in m.subject], [])
         self.assertTrue([q for q in self.sim.requests("query")
                          if "take 1" in (q.get("query") or "")])
+
+    def test_a_store_that_cannot_grow_raises_a_system_alert(self):
+        # No file of the daemon may grow any more (as on a full disk):
+        # the store's writes fail; a Sev-1 alert still goes out, straight
+        # from memory, and the daemon keeps running.
+        self.start_all()
+        self.settle(n=2)
+        resource.prlimit(self.daemon.pid, resource.RLIMIT_FSIZE, (0, 0))
+        for i in range(20):         # enough writes to need more room
+            self.sim.signin(BG1, BG1_UPN, IPAddress="203.0.113.%d" % i)
+        mails = self.wait_subject("[Sev1] glasswatch: the state store "
+                                  "fails", timeout=60)
+        self.assertIn("free disk space", mails[0].body)
+        self.assertIn("glasswatch.db", mails[0].body)
+        # (Its log cannot grow either: the mail is what tells.)
+        self.assertTrue(self.daemon.running())
 
     def test_expired_secret_is_sev1_at_once(self):
         self.start_all(tenant={"blind_after": "1h"})
