@@ -246,23 +246,7 @@ email_address_header_put(struct buf *b, const char *name,
 void
 email_date_format(int64_t us, char *out, size_t outlen)
 {
-	static const char *const days[] = {
-		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
-	};
-	static const char *const months[] = {
-		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-	};
-	time_t t = (time_t)(us / USEC_PER_SEC);
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL) {
-		snprintf(out, outlen, "Thu, 01 Jan 1970 00:00:00 +0000");
-		return;
-	}
-	snprintf(out, outlen, "%s, %02d %s %04d %02d:%02d:%02d +0000",
-	    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	time_format_rfc1123(us, "+0000", out, outlen);
 }
 
 /* The domain of the sender address, for the Message-ID. */

@@ -146,3 +146,25 @@ time_format_iso8601_sec(int64_t us, char out[TIME_ISO_LEN])
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec);
 }
+
+void
+time_format_rfc1123(int64_t us, const char *zone, char *out, size_t outlen)
+{
+	static const char *const days[] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+	};
+	static const char *const months[] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+	};
+	time_t t = (time_t)(us / USEC_PER_SEC);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL) {
+		t = 0;
+		gmtime_r(&t, &tm);	/* the epoch rather than garbage */
+	}
+	snprintf(out, outlen, "%s, %02d %s %04d %02d:%02d:%02d %s",
+	    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, zone);
+}

@@ -16,5 +16,9 @@ int	time_parse_iso8601(const char *, int64_t *us);
 void	time_format_iso8601(int64_t us, char out[TIME_ISO_LEN]);
 /* Writes 2026-11-22T03:49:15Z (whole seconds, for mail and messages). */
 void	time_format_iso8601_sec(int64_t us, char out[TIME_ISO_LEN]);
+/* RFC 5322 / RFC 9110 date, UTC, with the zone as given ("+0000" for
+ * mail, "GMT" for HTTP): "Sun, 22 Nov 2026 03:49:15 GMT". */
+void	time_format_rfc1123(int64_t us, const char *zone, char *out,
+	    size_t outlen);
 
 #endif
