@@ -16,6 +16,7 @@
 #include "alert.h"
 #include "buf.h"
 #include "cfgparse.h"
+#include "cfgtest.h"
 #include "config.h"
 #include "guid.h"
 #include "notifier.h"
@@ -888,68 +889,17 @@ END_TEST
 
 /* ---- the email notifier's configuration ----------------------------- */
 
-static char cfgdir[64], cfgpath[128];
-static struct config_errors errs;
-
-static void
-put_file(const char *name, const char *text, mode_t mode)
-{
-	char path[256];
-	int fd;
-
-	snprintf(path, sizeof path, "%s/%s", cfgdir, name);
-	unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	chmod(path, mode);
-}
-
 static void
 cfg_setup(void)
 {
-	strcpy(cfgdir, "/tmp/check-alert-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(cfgdir));
-	snprintf(cfgpath, sizeof cfgpath, "%s/g.yaml", cfgdir);
-	setenv("CREDENTIALS_DIRECTORY", cfgdir, 1);
-	put_file("secret", "x\n", 0600);
-	put_file("smtp", "pw\n", 0600);
-	put_file("ca.pem", "not really\n", 0644);
-}
-
-static void
-cfg_teardown(void)
-{
-	static const char *const names[] = {
-		"secret", "smtp", "ca.pem", "g.yaml"
-	};
-	char path[256];
-
-	config_errors_clear(&errs);
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		snprintf(path, sizeof path, "%s/%s", cfgdir, names[i]);
-		unlink(path);
-	}
-	rmdir(cfgdir);
+	cfgtest_setup();
+	write_file("smtp", "pw\n", 0600);
+	write_file("ca.pem", "not really\n", 0644);
 }
 
 /* Lines 1-15; the notifier's own keys start on line 19. */
 #define CFG_HEAD							\
-	"tenants:\n"							\
-	"  - name: contoso\n"						\
-	"    tenant_id: 00000000-0000-0000-0000-0000000000AA\n"		\
-	"    cloud: custom\n"						\
-	"    endpoints: { login: \"https://127.0.0.1:1\", "		\
-	"log_analytics: \"https://127.0.0.1:2\" }\n"			\
-	"    credentials:\n"						\
-	"      client_id: 11111111-1111-1111-1111-111111111111\n"	\
-	"      client_secret_file: ${CREDENTIALS_DIRECTORY}/secret\n"	\
-	"    log_analytics: { workspace_id: "				\
-	"22222222-2222-2222-2222-222222222222 }\n"			\
-	"    break_glass:\n"						\
-	"      - { object_id: 33333333-3333-3333-3333-333333333333, "	\
-	"upn: bg1@contoso.onmicrosoft.com }\n"				\
+	CFGTEST_TENANT							\
 	"rules:\n"							\
 	"  - name: bg\n"						\
 	"    threshold: { operator: gt, value: 0 }\n"			\
@@ -962,28 +912,10 @@ static struct config *
 load_email(const char *keys)
 {
 	char *text = xasprintf("%s%s", CFG_HEAD, keys);
+	struct config *c = load_yaml(text);
 
-	config_errors_clear(&errs);
-	put_file("g.yaml", text, 0644);
 	free(text);
-	return config_load(cfgpath, &errs);
-}
-
-/* The errors must include "g.yaml:LINE:COL: msg..." (a prefix). */
-static void
-expect_error(int line, int col, const char *msg)
-{
-	char *want = xasprintf("%s:%d:%d: %s", cfgpath, line, col, msg);
-
-	for (size_t i = 0; i < errs.n; i++) {
-		if (strncmp(errs.v[i], want, strlen(want)) == 0) {
-			free(want);
-			return;
-		}
-	}
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "  got: %s\n", errs.v[i]);
-	ck_abort_msg("missing error: %s", want);
+	return c;
 }
 
 static const void *
@@ -1060,21 +992,24 @@ START_TEST(test_config_url_and_tls)
 	    "    tls: implicit\n"
 	    "    from: gw@example.org\n"
 	    "    to: [soc@example.org]\n"));
-	expect_error(20, 10, "tls: implicit needs an smtps:// URL");
+	expect_error(20, 10, "tls: implicit needs an smtps:// URL (smtp:// "
+	    "is starttls or none)");
 
 	ck_assert_ptr_null(load_email(
 	    "    url: smtp://mail.example.org:25\n"
 	    "    tls: none\n"
 	    "    from: gw@example.org\n"
 	    "    to: [soc@example.org]\n"));
-	expect_error(20, 10, "tls: none is allowed only to loopback hosts");
+	expect_error(20, 10, "tls: none is allowed only to loopback hosts "
+	    "(127.0.0.0/8, ::1, localhost)");
 	ck_assert_uint_eq(errs.n, 1);
 
 	ck_assert_ptr_null(load_email(
 	    "    url: smtp://glasswatch:hunter2@mail.example.org\n"
 	    "    from: gw@example.org\n"
 	    "    to: [soc@example.org]\n"));
-	expect_error(19, 10, "url: the URL must not carry credentials");
+	expect_error(19, 10, "url: the URL must not carry credentials (use "
+	    "username and password_file)");
 	for (size_t i = 0; i < errs.n; i++)
 		ck_assert_lacks(errs.v[i], "hunter2");
 }
@@ -1088,10 +1023,11 @@ START_TEST(test_config_addresses)
 	    "    from: glasswatch\n"
 	    "    to: [\"soc@example.org\\r\\nRCPT TO:<x@y>\", nobody, "
 	    "ok@example.org]\n"));
-	expect_error(21, 11, "from: 'glasswatch' is not an address");
+	expect_error(21, 11, "from: 'glasswatch' is not an address "
+	    "(local@domain)");
 	expect_error(22, 10, "to: 'soc@example.org\\x0d\\x0aRCPT TO:<x@y>' "
 	    "must not contain CR or LF");
-	expect_error(22, 46, "to: 'nobody' is not an address");
+	expect_error(22, 46, "to: 'nobody' is not an address (local@domain)");
 	ck_assert_uint_eq(errs.n, 3);
 
 	ck_assert_ptr_null(load_email(
@@ -1122,7 +1058,7 @@ START_TEST(test_config_auth_pair)
 	expect_error(23, 20, "password_file: needs username");
 
 	/* A password file others can read is refused by the loader. */
-	put_file("smtp", "pw\n", 0644);
+	write_file("smtp", "pw\n", 0644);
 	ck_assert_ptr_null(load_email(
 	    "    url: smtp://localhost:25\n"
 	    "    tls: none\n"
@@ -1176,7 +1112,7 @@ alert_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("email-config");
-	tcase_add_checked_fixture(tc, cfg_setup, cfg_teardown);
+	tcase_add_checked_fixture(tc, cfg_setup, cfgtest_teardown);
 	tcase_add_test(tc, test_config_good);
 	tcase_add_test(tc, test_config_url_and_tls);
 	tcase_add_test(tc, test_config_addresses);

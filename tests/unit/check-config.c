@@ -6,63 +6,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cfgtest.h"
 #include "config.h"
 #include "notifier.h"
 
-static char dir[] = "/tmp/check-config-XXXXXX";
-static char cfgpath[256];
-
-static void
-write_file(const char *name, const char *text, mode_t mode)
+static struct config *
+load(const char *text)
 {
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-	chmod(path, mode);
-}
-
-static void
-setup(void)
-{
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(cfgpath, sizeof cfgpath, "%s/g.yaml", dir);
-	write_file("secret", "s3cret\n", 0600);
-	write_file("open-secret", "s3cret\n", 0644);
-	setenv("CREDENTIALS_DIRECTORY", dir, 1);
-	unsetenv("STATE_DIRECTORY");
-}
-
-static void
-teardown(void)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
-	strcpy(dir, "/tmp/check-config-XXXXXX");
+	return load_yaml(text);
 }
 
 /* A valid file; %s slots let a test change one part. */
-#define TENANT								\
-	"tenants:\n"							\
-	"  - name: contoso\n"						\
-	"    tenant_id: 00000000-0000-0000-0000-0000000000AA\n"		\
-	"    cloud: custom\n"						\
-	"    endpoints: { login: \"https://127.0.0.1:1\", "		\
-	"log_analytics: \"https://127.0.0.1:2\" }\n"			\
-	"    credentials:\n"						\
-	"      client_id: 11111111-1111-1111-1111-111111111111\n"	\
-	"      client_secret_file: ${CREDENTIALS_DIRECTORY}/secret\n"	\
-	"    log_analytics: { workspace_id: "				\
-	"22222222-2222-2222-2222-222222222222 }\n"			\
-	"    break_glass:\n"						\
-	"      - { object_id: 33333333-3333-3333-3333-333333333333, "	\
-	"upn: bg1@contoso.onmicrosoft.com }\n"
+#define TENANT	CFGTEST_TENANT
 #define RULE								\
 	"rules:\n"							\
 	"  - name: bg\n"						\
@@ -76,31 +31,6 @@ teardown(void)
 	"    tls: none\n"						\
 	"    from: gw@example.org\n"					\
 	"    to: [soc@example.org]\n"
-
-static struct config_errors errs;
-
-static struct config *
-load(const char *text)
-{
-	config_errors_clear(&errs);
-	write_file("g.yaml", text, 0644);
-	return config_load(cfgpath, &errs);
-}
-
-/* The errors must include "g.yaml:LINE:COL: msg" exactly. */
-static void
-expect_error(int line, int col, const char *msg)
-{
-	char want[1024];
-
-	snprintf(want, sizeof want, "%s:%d:%d: %s", cfgpath, line, col, msg);
-	for (size_t i = 0; i < errs.n; i++)
-		if (strcmp(errs.v[i], want) == 0)
-			return;
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "  got: %s\n", errs.v[i]);
-	ck_abort_msg("missing error: %s", want);
-}
 
 START_TEST(good_file_and_defaults)
 {
@@ -119,7 +49,7 @@ START_TEST(good_file_and_defaults)
 	ck_assert_int_eq(t->log_analytics.overlap, 120);
 	ck_assert_int_eq(t->log_analytics.lookback, 2 * 86400);
 	ck_assert_str_eq(t->credentials.client_secret_file,
-	    strcat(strcpy((char[300]){ 0 }, dir), "/secret"));
+	    strcat(strcpy((char[300]){ 0 }, cfgdir), "/secret"));
 	r = &c->rules[0];
 	ck_assert_int_eq(r->period, 300);
 	ck_assert_int_eq(r->frequency, 60);
@@ -422,7 +352,7 @@ START_TEST(secret_file_readable_by_others)
 	    "    username: u\n"
 	    "    password_file: ${CREDENTIALS_DIRECTORY}/open-secret\n"));
 	snprintf(want, sizeof want, "secret file %s/open-secret may be read "
-	    "by group or others (mode 0644): make it 0600 or 0400", dir);
+	    "by group or others (mode 0644): make it 0600 or 0400", cfgdir);
 	expect_error(24, 20, want);
 }
 END_TEST
@@ -770,12 +700,12 @@ cred_setup(void)
 {
 	char cmd[512];
 
-	setup();
+	cfgtest_setup();
 	/* cp keeps the keys' 0600. */
 	snprintf(cmd, sizeof cmd, "cp %s/client.pem %s/client.key "
 	    "%s/other-client.key %s/server.pem %s/server.key %s/ && "
 	    "cp %s/client.key %s/open.key && chmod 0644 %s/open.key",
-	    certs, certs, certs, certs, certs, dir, certs, dir, dir);
+	    certs, certs, certs, certs, certs, cfgdir, certs, cfgdir, cfgdir);
 	ck_assert_int_eq(system(cmd), 0);
 }
 
@@ -817,9 +747,9 @@ START_TEST(certificate_credential)
 	c = load_cred(CID CERT KEY);
 	ck_assert_msg(c != NULL, "errors: %s", errs.n ? errs.v[0] : "");
 	cr = &c->tenants[0].credentials;
-	snprintf(want, sizeof want, "%s/client.pem", dir);
+	snprintf(want, sizeof want, "%s/client.pem", cfgdir);
 	ck_assert_str_eq(cr->certificate_file, want);
-	snprintf(want, sizeof want, "%s/client.key", dir);
+	snprintf(want, sizeof want, "%s/client.key", cfgdir);
 	ck_assert_str_eq(cr->private_key_file, want);
 	ck_assert_int_eq(cr->assertion_alg, ASSERTION_PS256);
 	ck_assert_int_eq(cr->managed_identity, 0);
@@ -848,7 +778,7 @@ START_TEST(certificate_errors)
 	    "${CREDENTIALS_DIRECTORY}/other-client.key\n"));
 	snprintf(want, sizeof want, "private_key_file: the private key in "
 	    "%s/other-client.key does not belong to the certificate in "
-	    "%s/client.pem", dir, dir);
+	    "%s/client.pem", cfgdir, cfgdir);
 	expect_error(9, 25, want);
 	ck_assert_uint_eq(errs.n, 1);
 
@@ -856,7 +786,7 @@ START_TEST(certificate_errors)
 	ck_assert_ptr_null(load_cred(CID CERT "      private_key_file: "
 	    "${CREDENTIALS_DIRECTORY}/open.key\n"));
 	snprintf(want, sizeof want, "secret file %s/open.key may be read by "
-	    "group or others (mode 0644): make it 0600 or 0400", dir);
+	    "group or others (mode 0644): make it 0600 or 0400", cfgdir);
 	expect_error(9, 25, want);
 
 	/* Not an RSA key (an EC server key). */
@@ -864,14 +794,14 @@ START_TEST(certificate_errors)
 	    "      certificate_file: ${CREDENTIALS_DIRECTORY}/server.pem\n"
 	    "      private_key_file: ${CREDENTIALS_DIRECTORY}/server.key\n"));
 	snprintf(want, sizeof want, "private_key_file: %s/server.key: the "
-	    "private key is not an RSA key (PS256 and RS256 need one)", dir);
+	    "private key is not an RSA key (PS256 and RS256 need one)", cfgdir);
 	expect_error(9, 25, want);
 
 	/* Not a certificate. */
 	ck_assert_ptr_null(load_cred(CID
 	    "      certificate_file: ${CREDENTIALS_DIRECTORY}/secret\n" KEY));
 	snprintf(want, sizeof want, "certificate_file: %s/secret holds no "
-	    "PEM certificate", dir);
+	    "PEM certificate", cfgdir);
 	expect_error(8, 25, want);
 
 	/* Half a pair. */
@@ -986,7 +916,7 @@ config_suite(void)
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("load");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, cfgtest_setup, cfgtest_teardown);
 	tcase_add_test(tc, good_file_and_defaults);
 	tcase_add_test(tc, public_cloud_fills_endpoints);
 	tcase_add_test(tc, state_dir_from_systemd);
@@ -1022,7 +952,7 @@ config_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("credentials");
-	tcase_add_checked_fixture(tc, cred_setup, teardown);
+	tcase_add_checked_fixture(tc, cred_setup, cfgtest_teardown);
 	tcase_add_test(tc, certificate_credential);
 	tcase_add_test(tc, certificate_errors);
 	tcase_add_test(tc, one_kind_of_credential);

@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include "alert.h"
+#include "cfgtest.h"
 #include "config.h"
 #include "http.h"
 #include "notifier.h"
@@ -560,62 +561,9 @@ END_TEST
 
 /* ---- configuration and the gateway ----------------------------------- */
 
-static char dir[] = "/tmp/check-sms-XXXXXX";
-static char cfgpath[256];
-static struct config_errors errs;
-
-static void
-write_file(const char *name, const char *text, mode_t mode)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-	chmod(path, mode);
-}
-
-static void
-setup(void)
-{
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(cfgpath, sizeof cfgpath, "%s/g.yaml", dir);
-	write_file("secret", "s3cret\n", 0600);
-	write_file("open-secret", "s3cret\n", 0644);
-	setenv("CREDENTIALS_DIRECTORY", dir, 1);
-	unsetenv("STATE_DIRECTORY");
-}
-
-static void
-teardown(void)
-{
-	char cmd[300];
-
-	config_errors_clear(&errs);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
-	strcpy(dir, "/tmp/check-sms-XXXXXX");
-}
-
 /* 14 lines; notifiers start on line 15. */
 #define HEAD								\
-	"tenants:\n"							\
-	"  - name: contoso\n"						\
-	"    tenant_id: 00000000-0000-0000-0000-0000000000AA\n"		\
-	"    cloud: custom\n"						\
-	"    endpoints: { login: \"https://127.0.0.1:1\", "		\
-	"log_analytics: \"https://127.0.0.1:2\" }\n"			\
-	"    credentials:\n"						\
-	"      client_id: 11111111-1111-1111-1111-111111111111\n"	\
-	"      client_secret_file: ${CREDENTIALS_DIRECTORY}/secret\n"	\
-	"    log_analytics: { workspace_id: "				\
-	"22222222-2222-2222-2222-222222222222 }\n"			\
-	"    break_glass:\n"						\
-	"      - { object_id: 33333333-3333-3333-3333-333333333333, "	\
-	"upn: bg1@contoso.onmicrosoft.com }\n"				\
+	CFGTEST_TENANT							\
 	"rules:\n"							\
 	"  - { name: bg, threshold: { operator: gt, value: 0 }, "	\
 	"actions: [pager] }\n"						\
@@ -625,27 +573,10 @@ static struct config *
 load(const char *notifier)
 {
 	char *text = xasprintf("%s%s", HEAD, notifier);
-	struct config *c;
+	struct config *c = load_yaml(text);
 
-	config_errors_clear(&errs);
-	write_file("g.yaml", text, 0644);
 	free(text);
-	c = config_load(cfgpath, &errs);
 	return c;
-}
-
-static void
-expect_error(int line, int col, const char *msg)
-{
-	char want[1024];
-
-	snprintf(want, sizeof want, "%s:%d:%d: %s", cfgpath, line, col, msg);
-	for (size_t i = 0; i < errs.n; i++)
-		if (strcmp(errs.v[i], want) == 0)
-			return;
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "  got: %s\n", errs.v[i]);
-	ck_abort_msg("missing error: %s", want);
 }
 
 START_TEST(config_good)
@@ -865,7 +796,7 @@ sms_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("config");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, cfgtest_setup, cfgtest_teardown);
 	tcase_add_test(tc, config_good);
 	tcase_add_test(tc, config_errors);
 	tcase_add_test(tc, gateway_requests);

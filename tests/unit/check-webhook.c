@@ -16,6 +16,7 @@
 
 #include "alert.h"
 #include "buf.h"
+#include "cfgtest.h"
 #include "config.h"
 #include "notifier.h"
 #include "record.h"
@@ -735,30 +736,10 @@ END_TEST
 
 /* ---- configuration ---------------------------------------------------- */
 
-static char dir[] = "/tmp/check-webhook-XXXXXX";
-static char cfgpath[600];
-static struct config_errors errs;
-
-static void
-write_file(const char *name, const char *text, mode_t mode)
-{
-	char path[600];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-	ck_assert_int_eq(chmod(path, mode), 0);
-}
-
 static void
 cfg_setup(void)
 {
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(cfgpath, sizeof cfgpath, "%s/g.yaml", dir);
-	write_file("secret", "s3cret\n", 0600);
+	cfgtest_setup();
 	write_file("hook-url", "https://hooks.example/services/T0/B0/"
 	    "tok3n\n", 0600);
 	write_file("plain-url", "http://hooks.example/x\n", 0600);
@@ -768,19 +749,6 @@ cfg_setup(void)
 	write_file("open-key", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
 	    0644);
 	write_file("pd-key", "R0UT1NGKEY0123456789abcdefABCDEF\n", 0600);
-	setenv("CREDENTIALS_DIRECTORY", dir, 1);
-	unsetenv("STATE_DIRECTORY");
-}
-
-static void
-cfg_teardown(void)
-{
-	char cmd[700];
-
-	config_errors_clear(&errs);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
-	strcpy(dir, "/tmp/check-webhook-XXXXXX");
 }
 
 #define HEAD								\
@@ -810,27 +778,10 @@ static struct config *
 load(const char *notifier_keys)
 {
 	char *text = xasprintf("%s%s", HEAD, notifier_keys);
-	struct config *c;
+	struct config *c = load_yaml(text);
 
-	config_errors_clear(&errs);
-	write_file("g.yaml", text, 0644);
 	free(text);
-	c = config_load(cfgpath, &errs);
 	return c;
-}
-
-static void
-expect_error(int line, int col, const char *msg)
-{
-	char want[1024];
-
-	snprintf(want, sizeof want, "%s:%d:%d: %s", cfgpath, line, col, msg);
-	for (size_t i = 0; i < errs.n; i++)
-		if (strcmp(errs.v[i], want) == 0)
-			return;
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "  got: %s\n", errs.v[i]);
-	ck_abort_msg("missing error: %s", want);
 }
 
 static void
@@ -985,7 +936,7 @@ webhook_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("config");
-	tcase_add_checked_fixture(tc, cfg_setup, cfg_teardown);
+	tcase_add_checked_fixture(tc, cfg_setup, cfgtest_teardown);
 	tcase_add_test(tc, config_good);
 	tcase_add_test(tc, config_errors);
 	suite_add_tcase(s, tc);
