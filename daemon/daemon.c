@@ -564,7 +564,7 @@ daemon_run(const struct daemon_opts *opts)
 	outbox_on_change(d.outbox, outbox_change_cb, &d);
 	d.rules = rules_new(d.base, d.store, d.outbox);
 	d.pollers = pollers_new(d.base, d.http, d.store, d.rules);
-	d.health = health_new(d.store, d.outbox);
+	d.health = health_new(d.store, d.outbox, d.http);
 	health_set_config(d.health, d.config);
 	pollers_set_health(d.pollers, d.health);
 	store_on_fault(d.store, storage_fault_cb, &d);

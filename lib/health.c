@@ -4,14 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "alert.h"
+#include "auth.h"
 #include "config.h"
 #include "duration.h"
 #include "health.h"
 #include "jwt.h"
 #include "log.h"
+#include "http.h"
 #include "outbox.h"
 #include "record.h"
+#include "secretfile.h"
 #include "source.h"
 #include "store.h"
 #include "sysalert.h"
@@ -31,9 +36,23 @@ struct source_health {
 
 enum cert_level { CERT_OK, CERT_EXPIRING, CERT_EXPIRED };
 
+/* Reading the app's own registration for its client secret's end
+ * (Graph, Application.Read.All): per tenant with a client secret. */
+struct app_check {
+	struct health			*h;
+	const struct tenant_config	*t;
+	struct auth			*auth;
+	struct auth_wait		*wait;
+	struct http_call		*call;
+	int				 denied;	/* 403/404: not tried again */
+};
+
 struct health {
 	struct store		*store;
 	struct outbox		*outbox;
+	struct http_engine	*http;
+	struct app_check	**apps;
+	size_t			  napps;
 	const struct config	*config;
 	struct source_health	*v;
 	size_t			 n;
@@ -46,13 +65,31 @@ struct health {
 };
 
 struct health *
-health_new(struct store *st, struct outbox *ob)
+health_new(struct store *st, struct outbox *ob, struct http_engine *http)
 {
 	struct health *h = xcalloc(1, sizeof *h);
 
 	h->store = st;
 	h->outbox = ob;
+	h->http = http;
 	return h;
+}
+
+static void
+health_apps_clear(struct health *h)
+{
+	for (size_t i = 0; i < h->napps; i++) {
+		struct app_check *ac = h->apps[i];
+
+		if (ac->wait != NULL)
+			auth_cancel(ac->wait);
+		http_call_cancel(ac->call);
+		auth_free(ac->auth);
+		free(ac);
+	}
+	free(h->apps);
+	h->apps = NULL;
+	h->napps = 0;
 }
 
 void
@@ -60,6 +97,7 @@ health_free(struct health *h)
 {
 	if (h == NULL)
 		return;
+	health_apps_clear(h);
 	for (size_t i = 0; i < h->n; i++)
 		free(h->v[i].key);
 	free(h->v);
@@ -74,6 +112,28 @@ void
 health_set_config(struct health *h, const struct config *c)
 {
 	h->config = c;
+	/* The checks point into the tenants: made anew for the new file. */
+	health_apps_clear(h);
+	if (h->http == NULL)
+		return;
+	for (size_t i = 0; i < c->ntenants; i++) {
+		const struct tenant_config *t = &c->tenants[i];
+		struct app_check *ac;
+
+		if (t->credentials.client_secret_file == NULL &&
+		    t->credentials.client_secret_env == NULL)
+			continue;
+		if (t->endpoints.graph == NULL || t->scopes.graph == NULL)
+			continue;
+		ac = xcalloc(1, sizeof *ac);
+		ac->h = h;
+		ac->t = t;
+		ac->auth = auth_new(h->http, t, t->scopes.graph,
+		    (long)(c->http_timeout * 1000));
+		h->apps = xreallocarray(h->apps, h->napps + 1,
+		    sizeof *h->apps);
+		h->apps[h->napps++] = ac;
+	}
 }
 
 static struct source_health *
@@ -216,13 +276,58 @@ health_cert_level(struct health *h, const char *tenant)
 	return &h->cert_levels[h->ncerts++];
 }
 
+/*
+ * A credential with an end: one within CERT_WARN_DAYS of it is a Sev-2
+ * warning, one past it Sev 1; each level said once (per credential and
+ * tenant), and said again after a renewal lowered it.
+ */
+static void
+health_expiry(struct health *h, const struct tenant_config *t,
+    const char *what, const char *where, int64_t not_after, int64_t now_us)
+{
+	enum cert_level level, *said;
+	char when[TIME_ISO_LEN], *key, *title, *detail;
+	int64_t days;
+
+	days = (not_after - now_us / USEC_PER_SEC) / 86400;
+	level = not_after * USEC_PER_SEC <= now_us ? CERT_EXPIRED :
+	    days < CERT_WARN_DAYS ? CERT_EXPIRING : CERT_OK;
+	key = xasprintf("%s:%s", what, t->name);
+	said = health_cert_level(h, key);
+	free(key);
+	if (level <= *said) {
+		*said = level;	/* a renewed one may warn again */
+		return;
+	}
+	*said = level;
+	time_format_iso8601_sec(not_after * USEC_PER_SEC, when);
+	if (level == CERT_EXPIRED) {
+		title = xasprintf("%s of tenant %s expired", what, t->name);
+		detail = xasprintf("The %s glasswatchd authenticates to tenant "
+		    "%s with (%s) expired on %s: Entra refuses it, and the "
+		    "tenant's logs cannot be read. Create a new one in the app "
+		    "registration and put it in place.", what, t->name, where,
+		    when);
+	} else {
+		title = xasprintf("%s of tenant %s expires in %lld day%s",
+		    what, t->name, (long long)days, days == 1 ? "" : "s");
+		detail = xasprintf("The %s glasswatchd authenticates to tenant "
+		    "%s with (%s) expires on %s. Renew it before then, or "
+		    "monitoring of the tenant goes blind.", what, t->name,
+		    where, when);
+	}
+	log_warnx("tenant %s: %s", t->name, title);
+	health_raise(h, t, level == CERT_EXPIRED ? 1 : 2, title, detail);
+	free(title);
+	free(detail);
+}
+
 static void
 health_check_certificate(struct health *h, const struct tenant_config *t,
     int64_t now_us)
 {
-	enum cert_level level, *said;
-	char why[256], when[TIME_ISO_LEN], *title, *detail;
-	int64_t not_after, days;
+	char why[256];
+	int64_t not_after;
 
 	if (jwt_cert_not_after(t->credentials.certificate_file, &not_after,
 	    why, sizeof why) == -1) {
@@ -230,36 +335,120 @@ health_check_certificate(struct health *h, const struct tenant_config *t,
 		    t->name, why);
 		return;
 	}
-	days = (not_after - now_us / USEC_PER_SEC) / 86400;
-	level = not_after * USEC_PER_SEC <= now_us ? CERT_EXPIRED :
-	    days < CERT_WARN_DAYS ? CERT_EXPIRING : CERT_OK;
-	said = health_cert_level(h, t->name);
-	if (level <= *said) {
-		*said = level;	/* a renewed certificate may warn again */
+	health_expiry(h, t, "certificate", t->credentials.certificate_file,
+	    not_after, now_us);
+}
+
+/* The first three characters of the secret in use: Graph's "hint" of a
+ * password credential, the only way to tell which one is ours. */
+static int
+health_secret_hint(const struct tenant_config *t, char hint[4])
+{
+	const struct credentials *cr = &t->credentials;
+	char *secret = NULL, *err = NULL;
+	const char *env;
+
+	if (cr->client_secret_file != NULL) {
+		if ((secret = secret_file_read(cr->client_secret_file,
+		    "client_secret_file", 16384, &err)) == NULL) {
+			free(err);
+			return -1;
+		}
+	} else if ((env = getenv(cr->client_secret_env)) != NULL)
+		secret = xstrdup(env);
+	if (secret == NULL || strlen(secret) < 3) {
+		freezero_str(secret);
+		return -1;
+	}
+	memcpy(hint, secret, 3);
+	hint[3] = '\0';
+	freezero_str(secret);
+	return 0;
+}
+
+static void
+app_response_cb(const struct http_response *r, void *arg)
+{
+	struct app_check *ac = arg;
+	const struct tenant_config *t = ac->t;
+	json_t *root, *creds, *c;
+	const char *hint, *end;
+	char mine[4];
+	int64_t end_us = 0;
+	size_t i;
+
+	ac->call = NULL;
+	if (r->status == 403 || r->status == 404) {
+		ac->denied = 1;
+		log_notice("tenant %s: the app may not read its own registration "
+		    "(HTTP %ld; Application.Read.All): its client secret's "
+		    "expiry is not checked", t->name, r->status);
 		return;
 	}
-	*said = level;
-	time_format_iso8601_sec(not_after * USEC_PER_SEC, when);
-	if (level == CERT_EXPIRED) {
-		title = xasprintf("certificate of tenant %s expired", t->name);
-		detail = xasprintf("The certificate glasswatchd signs its token "
-		    "requests for tenant %s with (%s) expired on %s: Entra "
-		    "refuses it, and the tenant's logs cannot be read. Upload a "
-		    "new certificate to the app registration and replace "
-		    "certificate_file and private_key_file.", t->name,
-		    t->credentials.certificate_file, when);
-	} else {
-		title = xasprintf("certificate of tenant %s expires in %lld "
-		    "day%s", t->name, (long long)days, days == 1 ? "" : "s");
-		detail = xasprintf("The certificate glasswatchd signs its token "
-		    "requests for tenant %s with (%s) expires on %s. Renew it "
-		    "before then, or monitoring of the tenant goes blind.",
-		    t->name, t->credentials.certificate_file, when);
+	if (r->status != 200) {
+		log_info("tenant %s: reading the app registration: %s%ld",
+		    t->name, r->error != NULL ? r->error : "HTTP ",
+		    r->error != NULL ? 0L : r->status);
+		return;
 	}
-	log_warnx("tenant %s: %s", t->name, title);
-	health_raise(h, t, level == CERT_EXPIRED ? 1 : 2, title, detail);
-	free(title);
-	free(detail);
+	if (health_secret_hint(t, mine) == -1 ||
+	    (root = json_loadb(r->body, r->body_len, 0, NULL)) == NULL)
+		return;
+	creds = json_object_get(root, "passwordCredentials");
+	json_array_foreach(creds, i, c) {
+		hint = json_string_value(json_object_get(c, "hint"));
+		end = json_string_value(json_object_get(c, "endDateTime"));
+		if (hint != NULL && strcmp(hint, mine) == 0 && end != NULL &&
+		    time_parse_iso8601(end, &end_us) == 0)
+			break;
+		end_us = 0;
+	}
+	json_decref(root);
+	explicit_bzero(mine, sizeof mine);
+	if (end_us == 0) {
+		log_info("tenant %s: no credential of the app registration "
+		    "matches the client secret in use", t->name);
+		return;
+	}
+	health_expiry(ac->h, t, "client secret",
+	    t->credentials.client_secret_file != NULL ?
+	    t->credentials.client_secret_file : t->credentials.client_secret_env,
+	    end_us / USEC_PER_SEC, time_now_us());
+}
+
+static void
+app_token_cb(const char *token, const struct auth_error *err, void *arg)
+{
+	struct app_check *ac = arg;
+	const struct tenant_config *t = ac->t;
+	struct http_request req;
+	const char *headers[3];
+	char *url, *auth;
+	size_t elen;
+
+	(void)err;
+	ac->wait = NULL;
+	if (token == NULL)
+		return;		/* the pollers report token trouble */
+	elen = strlen(t->endpoints.graph);
+	while (elen > 0 && t->endpoints.graph[elen - 1] == '/')
+		elen--;
+	url = xasprintf("%.*s/v1.0/applications(appId='%s')?$select="
+	    "passwordCredentials", (int)elen, t->endpoints.graph,
+	    t->credentials.client_id);
+	auth = xasprintf("Authorization: Bearer %s", token);
+	headers[0] = auth;
+	headers[1] = "Accept: application/json";
+	headers[2] = NULL;
+	memset(&req, 0, sizeof req);
+	req.method = "GET";
+	req.url = url;
+	req.headers = headers;
+	req.ca_file = t->ca_file;
+	req.max_response = 1024 * 1024;
+	ac->call = http_request(ac->h->http, &req, app_response_cb, ac);
+	freezero_str(auth);
+	free(url);
 }
 
 void
@@ -272,6 +461,12 @@ health_check_credentials(struct health *h, int64_t now_us)
 
 		if (t->credentials.certificate_file != NULL)
 			health_check_certificate(h, t, now_us);
+	}
+	for (size_t i = 0; i < h->napps; i++) {
+		struct app_check *ac = h->apps[i];
+
+		if (!ac->denied && ac->wait == NULL && ac->call == NULL)
+			ac->wait = auth_get(ac->auth, app_token_cb, ac);
 	}
 }
 

@@ -12,11 +12,15 @@
 
 struct config;
 struct health;
+struct http_engine;
 struct outbox;
 struct store;
 struct tenant_config;
 
-struct health	*health_new(struct store *, struct outbox *);
+/* http: for reading the app's registration (its client secret's end);
+ * NULL: no such reading. */
+struct health	*health_new(struct store *, struct outbox *,
+		     struct http_engine *);
 void		 health_free(struct health *);
 /* Whose system_actions the alerts go to (after start and each reload). */
 void		 health_set_config(struct health *, const struct config *);
@@ -37,9 +41,10 @@ void		 health_pipeline(struct health *, const struct tenant_config *,
  * through the outbox when it still can take it, else straight from
  * memory; at most once an hour. */
 void		 health_storage_failed(struct health *, const char *why);
-/* The tenants' certificates (certificate_file): one expiring within 30
- * days is a Sev-2 warning, an expired one Sev 1; each said once per
- * process and level. Cheap: call it hourly. */
+/* The tenants' certificates (certificate_file) and, where the app may
+ * read its own registration (Application.Read.All), its client secret's
+ * endDateTime: one ending within 30 days is a Sev-2 warning, one past its
+ * end Sev 1; each said once per process and level. Call it hourly. */
 void		 health_check_credentials(struct health *, int64_t now_us);
 
 #endif

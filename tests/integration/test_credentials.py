@@ -113,6 +113,43 @@ class CredentialTest(gwtest.TestCase):
         self.assertEqual(len([m for m in self.smtp.mails()
                               if "certificate of tenant" in m.subject]), 1)
 
+    def start_with_graph(self, **sim_settings):
+        """The standard setup with a Graph endpoint (where the app's
+        registration is read) and these sim settings."""
+        self.sim = self.env.start_sim()
+        self.smtp = self.env.start_smtp()
+        self.sim.settings(**sim_settings)
+        cfg = self.env.config(self.sim, self.smtp, tenant={
+            "blind_after": "1h", "endpoints": {
+                "login": self.sim.url, "log_analytics": self.sim.url,
+                "graph": self.sim.url}})
+        self.config_path = self.env.write_config(cfg)
+        self.daemon = self.env.start_daemon(self.config_path)
+
+    def test_client_secret_ending_soon_is_read_from_the_app_registration(self):
+        end = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                            time.gmtime(time.time() + 10 * 86400 + 3600))
+        self.start_with_graph(app_secret_end=end)
+        subject = re.compile(r"\[Sev2\] glasswatch: client secret of tenant "
+                             r"contoso expires in 10 days$")
+        mails = gwtest.wait_for(self.alive(lambda: [
+            m for m in self.smtp.mails() if subject.match(m.subject)]), 30,
+            what="the secret expiry warning", on_timeout=self.diagnostics)
+        self.assertIn(end, mails[0].body)
+        self.assertNotIn(gwtest.CLIENT_SECRET, mails[0].body)
+        reqs = self.sim.requests("application")
+        self.assertEqual(reqs[0]["status"], 200)
+        self.assertIn("passwordCredentials", reqs[0]["query"])
+
+    def test_app_registration_unreadable_is_only_noted(self):
+        self.start_with_graph(app_read_denied=True)
+        self.daemon.wait_log("may not read its own registration", timeout=30)
+        self.settle(n=2)
+        self.assertEqual([m for m in self.smtp.mails()
+                          if "client secret" in m.subject], [])
+        # Tried once, not on every check.
+        self.assertEqual(len(self.sim.requests("application")), 1)
+
     def test_certificate_rs256(self):
         self.start_all(sim_kw={"client_cert": "client"},
                        tenant=self.cert_credentials(alg="RS256"))

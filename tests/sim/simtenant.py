@@ -1224,6 +1224,11 @@ DEFAULT_SETTINGS = {
     "imds_client_id": None,          # the user-assigned identity IMDS knows
     "graph_reject_or": False,        # Graph: 400 to a $filter with `or`
     "graph_page_size": None,         # Graph: at most this many per page
+    # The app registration (GET /v1.0/applications(appId='...')): the end
+    # of the client secret's validity (ISO 8601) or None; refused with 403
+    # when the app may not read it (no Application.Read.All).
+    "app_secret_end": None,
+    "app_read_denied": False,
 }
 
 FAULT_KINDS = {"status", "partial_error", "empty_200", "no_content_204",
@@ -2212,6 +2217,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         m_qry = re.match(r"^/v1/workspaces/([^/]+)/query$", url.path)
         m_graph = re.match(r"^/(v1\.0|beta)/auditLogs/"
                            r"(signIns|directoryAudits)$", url.path, re.I)
+        m_app = re.match(r"^/v1\.0/applications\(appId='([^']+)'\)$",
+                         urllib.parse.unquote(url.path))
         if m_tok and method == "POST":
             entry["kind"] = "token"
             sim.count("token_requests")
@@ -2236,6 +2243,9 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                              m_graph.group(2).lower(), url, entry)
             if ans.status == 200 and ans.rows is not None:
                 sim.count("graph_ok")
+        elif m_app and method == "GET":
+            entry["kind"] = "application"
+            ans = self.application(sim, m_app.group(1), url, entry)
         else:
             entry["kind"] = "other"
             ans = Answer(404, la_error("PathNotFoundError",
@@ -2551,6 +2561,49 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         return self._apply_data_fault(sim, "query", entry, ans, payload)
 
     # -- GET /{v1.0|beta}/auditLogs/{signIns|directoryAudits}
+    def application(self, sim, app_id, url, entry):
+        """The app registration's credentials: one client secret whose
+        hint is the first three characters of the secret the sim checks
+        (Graph never returns secret values), and another app's-style
+        older one that does not match."""
+        entry["query"] = url.query
+        auth = self.headers.get("Authorization") or ""
+        scheme, _, token = auth.partition(" ")
+        with sim.lock:
+            info = sim.tokens.get(token.strip()) \
+                if scheme.lower() == "bearer" else None
+            settings = dict(sim.settings)
+        if info is None or now_ticks() >= info["exp"] or \
+                info["aud"] != GRAPH_AUDIENCE:
+            return Answer(401, graph_error("InvalidAuthenticationToken",
+                                           "Access token is invalid."),
+                          error="InvalidAuthenticationToken")
+        if settings["app_read_denied"]:
+            return Answer(403, graph_error(
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation."),
+                error="Authorization_RequestDenied")
+        if app_id.lower() != sim.client_id:
+            return Answer(404, graph_error("Request_ResourceNotFound",
+                                           "Resource not found."),
+                          error="Request_ResourceNotFound")
+        secret = sim.secret()
+        creds = [{"keyId": guid(), "displayName": "old", "hint": "zz9",
+                  "startDateTime": "2024-01-01T00:00:00Z",
+                  "endDateTime": "2025-01-01T00:00:00Z",
+                  "secretText": None}]
+        if settings["app_secret_end"] is not None:
+            creds.append({"keyId": guid(), "displayName": "glasswatch",
+                          "hint": secret[:3],
+                          "startDateTime": "2026-01-01T00:00:00Z",
+                          "endDateTime": settings["app_secret_end"],
+                          "secretText": None})
+        return Answer(200, {"@odata.context": "https://graph.microsoft.com/"
+                            "v1.0/$metadata#applications(passwordCredentials,"
+                            "keyCredentials)/$entity",
+                            "passwordCredentials": creds,
+                            "keyCredentials": []}, rows=len(creds))
+
     def graph(self, sim, version, what, url, entry):
         params = {k: v[0] for k, v in urllib.parse.parse_qs(
             url.query, keep_blank_values=True).items()}
@@ -2945,6 +2998,8 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             "graph_reject_or": lambda v: isinstance(v, bool),
             "graph_page_size": lambda v: v is None or (
                 isinstance(v, int) and v >= 1),
+            "app_secret_end": lambda v: v is None or isinstance(v, str),
+            "app_read_denied": lambda v: isinstance(v, bool),
         }
         for k, v in body.items():
             if k not in checks:
