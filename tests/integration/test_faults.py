@@ -76,8 +76,11 @@ class TokenTest(gwtest.TestCase):
         self.settle(n=3)
         self.assertEqual(self.sim.stats()["token_requests"], before + 1,
                          "expected exactly one token refresh")
+        # Polls only: the log-pipeline check may also meet the revoked
+        # token once (it refreshes through the same cache).
         refused = [r for r in self.sim.requests("query")
-                   if r["t"] > t0 and r["status"] == status]
+                   if r["t"] > t0 and r["status"] == status and
+                   "| take 1 |" not in (r.get("query") or "")]
         self.assertEqual(len(refused), 1, refused)
         self.assertEqual(len(self.smtp.rule_mails()), 1)
 
