@@ -752,19 +752,7 @@ cfg_setup(void)
 }
 
 #define HEAD								\
-	"tenants:\n"							\
-	"  - name: contoso\n"						\
-	"    tenant_id: 00000000-0000-0000-0000-0000000000aa\n"		\
-	"    cloud: custom\n"						\
-	"    endpoints: { login: \"https://127.0.0.1:1\", "		\
-	"log_analytics: \"https://127.0.0.1:2\" }\n"			\
-	"    credentials:\n"						\
-	"      client_id: 11111111-1111-1111-1111-111111111111\n"	\
-	"      client_secret_file: ${CREDENTIALS_DIRECTORY}/secret\n"	\
-	"    log_analytics: { workspace_id: "				\
-	"22222222-2222-2222-2222-222222222222 }\n"			\
-	"    break_glass:\n"						\
-	"      - { object_id: 33333333-3333-3333-3333-333333333333 }\n"	\
+	CFGTEST_TENANT							\
 	"rules:\n"							\
 	"  - name: bg\n"						\
 	"    threshold: { operator: gt, value: 0 }\n"			\
