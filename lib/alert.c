@@ -245,6 +245,23 @@ alert_headline(const struct alert *a)
 	return buf_steal(&b);
 }
 
+char *
+alert_log_context(const struct alert *a)
+{
+	const char *rid = a->nrecords > 0 && a->records[0]->id != NULL ?
+	    a->records[0]->id : "-";
+	char more[32] = "";
+
+	if (a->nrecords > 1)
+		snprintf(more, sizeof more, " (+%zu more)", a->nrecords - 1);
+	if (a->rule == NULL)
+		return xasprintf("%s alert, tenant %s, record %s%s",
+		    alert_kind_name(a->kind), a->tenant != NULL ? a->tenant :
+		    "-", rid, more);
+	return xasprintf("tenant %s rule %s record %s%s", a->tenant != NULL ?
+	    a->tenant : "-", a->rule, rid, more);
+}
+
 /*
  * The body, in one order for every format: the headline, what kind of
  * alert this is, the alert's fields, then each record's. A style writes

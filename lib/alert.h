@@ -46,6 +46,11 @@ const char	*alert_severity_name(int severity);
  * first line of the text body; control characters become spaces. Caller
  * frees. */
 char		*alert_headline(const struct alert *);
+/* What a log line about the alert names (issue: every line about an
+ * event names tenant, rule and record id): "tenant T rule R record ID"
+ * ("+N more" with several records; "system alert" without a rule).
+ * Caller frees. */
+char		*alert_log_context(const struct alert *);
 /* The plain-text body (LF line ends): the headline, the rule, severity,
  * tenant, alert id, then each record (time, UPN, object ID, IP, location,
  * app, result, correlation ID, record ID). Values stay on their line and

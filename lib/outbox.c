@@ -322,17 +322,25 @@ outbox_escalate(struct outbox *ob, const struct notifier_config *nc,
     const char *why)
 {
 	struct alert *sa;
-	char *title, *detail;
+	char *title, *detail, *ctx;
 	int rc;
 
+	/* Rare, so the alert is read again only to name its records. */
+	if (store_alert_load(ob->store, alert_id, &sa) == 1) {
+		ctx = alert_log_context(sa);
+		alert_free(sa);
+	} else
+		ctx = xstrdup("alert not readable");
 	if (state == DELIVERY_EXPIRED)
-		log_crit("delivery of alert %s via %s to %s expired after %d "
-		    "retr%s: %s", alert_id, notifier, recipient, attempts,
-		    attempts == 1 ? "y" : "ies", why != NULL ? why : "-");
+		log_crit("%s: delivery of alert %s via %s to %s expired after "
+		    "%d retr%s: %s", ctx, alert_id, notifier, recipient,
+		    attempts, attempts == 1 ? "y" : "ies", why != NULL ? why :
+		    "-");
 	else
-		log_crit("delivery of alert %s via %s to %s failed "
-		    "permanently: %s", alert_id, notifier, recipient,
+		log_crit("%s: delivery of alert %s via %s to %s failed "
+		    "permanently: %s", ctx, alert_id, notifier, recipient,
 		    why != NULL ? why : "-");
+	free(ctx);
 	if (outbox_fall_back(ob, nc, alert_id, why) == -1)
 		return -1;
 	if (kind == ALERT_SYSTEM)
@@ -422,6 +430,7 @@ outbox_record(struct outbox *ob, struct outbox_send *s,
 	struct delivery *d = &s->d;
 	enum delivery_state state;
 	const char *what, *error = why;
+	char *ctx;
 	int64_t now, deadline, delay = 0, next = s->next_us;
 	int attempts = d->attempts, own;
 
@@ -478,14 +487,15 @@ outbox_record(struct outbox *ob, struct outbox_send *s,
 		return -1;
 	}
 
+	ctx = alert_log_context(s->alert->alert);
 	switch (state) {
 	case DELIVERY_DELIVERED:
-		log_info("alert %s delivered via %s to %s", d->alert_id,
-		    d->notifier_name, d->recipient);
+		log_info("%s: alert %s delivered via %s to %s", ctx,
+		    d->alert_id, d->notifier_name, d->recipient);
 		break;
 	case DELIVERY_PENDING:
-		log_warnx("delivery of alert %s via %s to %s failed (retry "
-		    "%d), next try in %llds%s: %s", d->alert_id,
+		log_warnx("%s: delivery of alert %s via %s to %s failed "
+		    "(retry %d), next try in %llds%s: %s", ctx, d->alert_id,
 		    d->notifier_name, d->recipient, attempts,
 		    (long long)((next - now + USEC_PER_SEC / 2) /
 		    USEC_PER_SEC), d->retry_after >= 0 ? " as the server "
@@ -494,6 +504,7 @@ outbox_record(struct outbox *ob, struct outbox_send *s,
 	default:
 		break;		/* said by outbox_escalate */
 	}
+	free(ctx);
 	return 0;
 }
 

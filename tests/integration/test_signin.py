@@ -51,6 +51,12 @@ class SignInTest(gwtest.TestCase):
         # The record's time, to the second, in ISO 8601.
         self.assertIn(rec["time_generated"][:19], body.replace(" ", "T"))
 
+        # The log line about the delivery names tenant, rule and record.
+        self.assertRegex(
+            self.daemon.output(),
+            r"tenant contoso rule %s record %s: alert %s delivered via "
+            % (RULE, rec["id"], alert_ids[0]))
+
     def test_ordinary_user_sign_in_sends_nothing(self):
         self.start_all()
         rec = self.sim.signin(ORDINARY, ORDINARY_UPN)
