@@ -11,6 +11,8 @@ Run with /usr/bin/python3 (Debian's: it has python3-aiosmtpd).  Environment:
   GW_SOURCE_ROOT    the source tree (default: two levels above this file)
   GW_TIMEOUT_SCALE  multiply every timeout (slow machines, sanitizers)
   GW_KEEP_TMP=1     keep every temp dir (they are kept anyway on failure)
+  GW_VALGRIND=1     run every daemon under valgrind memcheck; any error or
+                    definite leak it reports fails the test (tests/valgrind.sh)
 """
 
 import email
@@ -34,6 +36,7 @@ SOURCE_ROOT = os.environ.get("GW_SOURCE_ROOT") or \
 SIM_DIR = os.path.join(SOURCE_ROOT, "tests", "sim")
 PYTHON = "/usr/bin/python3"
 SCALE = float(os.environ.get("GW_TIMEOUT_SCALE") or 1)
+VALGRIND = os.environ.get("GW_VALGRIND") == "1"
 
 # Identities of the simulated tenant.
 TENANT_ID = "0b5e4c1a-7d2f-4e8b-9c3a-1f6d2e8a4b70"
@@ -389,7 +392,7 @@ class Daemon:
         self.started = time.time()
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [env.glasswatchd, "-c", config_path] + list(args),
+                env.daemon_command() + ["-c", config_path] + list(args),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 env=dict(env.daemon_environ(), **(environ or {})),
                 cwd=env.tmp)
@@ -465,6 +468,18 @@ class Env:
         self._ids += 1
         return self._ids
 
+    def daemon_command(self):
+        """The daemon, under valgrind memcheck with GW_VALGRIND=1 (its
+        report goes to a file of its own, so the daemon's output stays
+        what the tests read)."""
+        if not VALGRIND:
+            return [self.glasswatchd]
+        return ["valgrind", "--quiet", "--leak-check=full",
+                "--show-leak-kinds=definite",
+                "--errors-for-leak-kinds=definite",
+                "--log-file=" + os.path.join(self.tmp, "valgrind-%p.log"),
+                self.glasswatchd]
+
     def cert(self, name):
         return os.path.join(self.certs, name)
 
@@ -504,7 +519,7 @@ class Env:
 
     def run_daemon(self, args, timeout=60):
         """Run glasswatchd to completion (--check, --once, --version)."""
-        r = subprocess.run([self.glasswatchd] + list(args),
+        r = subprocess.run(self.daemon_command() + list(args),
                            stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            env=self.daemon_environ(), cwd=self.tmp,
@@ -630,6 +645,15 @@ class Env:
                         "ERROR: LeakSanitizer" in line or
                         "runtime error:" in line):
                     found.append("%s: %s" % (where, line))
+        # memcheck's own files: with --quiet they hold only its reports
+        # (a daemon killed with SIGKILL leaves an empty one).
+        for name in sorted(os.listdir(self.tmp)):
+            if name.startswith("valgrind-") and name.endswith(".log"):
+                with open(os.path.join(self.tmp, name), errors="replace") \
+                        as f:
+                    text = f.read()
+                if text.strip():
+                    found.append("%s:\n%s" % (name, text))
         return found
 
     def cleanup(self, keep):
