@@ -514,11 +514,20 @@ daemon_run(const struct daemon_opts *opts)
 {
 	struct config_errors errs = { NULL, 0 };
 	struct daemon d;
+	sigset_t startup_signals;
 	char *err = NULL;
 	int lockfd, code;
 
 	memset(&d, 0, sizeof d);
 	d.opts = opts;
+	/* A SIGTERM, SIGINT or SIGHUP while starting waits for the loop
+	 * (unblocked once its signal events exist), so it is handled like
+	 * any other: a stop during a slow start still exits cleanly. */
+	sigemptyset(&startup_signals);
+	sigaddset(&startup_signals, SIGHUP);
+	sigaddset(&startup_signals, SIGTERM);
+	sigaddset(&startup_signals, SIGINT);
+	sigprocmask(SIG_BLOCK, &startup_signals, NULL);
 	log_init(opts->debug ? LOG_DEBUG : LOG_INFO, LOG_FORMAT_TEXT);
 	if ((d.config = config_load(opts->config_path, &errs)) == NULL) {
 		print_config_errors(&errs, 0);
@@ -576,6 +585,7 @@ daemon_run(const struct daemon_opts *opts)
 	evsignal_add(d.ev_hup, NULL);
 	evsignal_add(d.ev_term, NULL);
 	evsignal_add(d.ev_int, NULL);
+	sigprocmask(SIG_UNBLOCK, &startup_signals, NULL);
 
 	rules_set_config(d.rules, d.config);
 	pollers_set_config(d.pollers, d.config);

@@ -5,6 +5,7 @@ the old configuration when the new file is broken), SIGTERM exits 0."""
 import os
 import re
 import signal
+import sqlite3
 import sys
 import time
 
@@ -97,6 +98,31 @@ class ConfigTest(gwtest.TestCase):
             self.settle(n=1)
             self.daemon.signal(sig)
             self.assertEqual(self.daemon.wait(10), 0, self.daemon.log_tail())
+
+    def test_sigterm_while_starting_is_handled_by_the_loop(self):
+        # A store another process holds keeps the daemon in its start
+        # (SQLite's busy timeout): a SIGTERM then must still end in a
+        # clean exit 0, not in death by the signal.
+        self.start_all()
+        self.settle(n=1)
+        self.assertEqual(self.daemon.terminate(), 0)
+        holder = sqlite3.connect(self.env.db_path, timeout=5,
+                                 isolation_level=None)
+        try:
+            holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+            holder.execute("BEGIN EXCLUSIVE")
+            holder.execute("UPDATE cursors SET updated_us = updated_us")
+            self.daemon = self.env.start_daemon(self.config_path)
+            time.sleep(gwtest.scaled(1))
+            self.assertTrue(self.daemon.running(), self.daemon.log_tail())
+            self.assertNotIn("started:", self.daemon.output())
+            self.daemon.signal(signal.SIGTERM)
+            time.sleep(0.2)
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        self.assertEqual(self.daemon.wait(10), 0, self.daemon.log_tail())
+        self.assertIn("SIGTERM", self.daemon.output())
 
     def test_sighup_with_a_broken_file_keeps_the_old_config(self):
         self.start_all()
