@@ -170,7 +170,8 @@ class GraphTest(gwtest.TestCase):
 
     def test_visible_after_ingest_delay(self):
         self.start_graph()
-        rec = self.sim.signin(BG1, BG1_UPN, event_age=1800, ingest_delay=4)
+        rec = self.sim.signin(BG1, BG1_UPN, event_age=1800,
+                              ingest_delay=gwtest.scaled(4))
         self.wait_graph(2, after=0)
         self.assertEqual(self.smtp.rule_mails(), [])
         self.wait_mails(1, timeout=30)
@@ -442,7 +443,10 @@ class GraphTest(gwtest.TestCase):
         time.sleep(gwtest.scaled(26))
         times = sorted(r["t"] for r in self.sim.requests("graph"))
         self.assertGreaterEqual(len(times), 10)
-        for i in range(5, len(times)):
+        # The sim sees a request when it arrives; memcheck's slow TLS
+        # puts more than the limiter's half-second margin between sending
+        # and arriving, so under it arrival times say nothing here.
+        for i in range(5, len(times) if not gwtest.VALGRIND else 0):
             self.assertGreaterEqual(times[i] - times[i - 5], 10.0,
                                     "6 Graph requests within 10 s: %r"
                                     % times)

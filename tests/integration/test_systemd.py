@@ -64,7 +64,10 @@ class SystemdTest(gwtest.TestCase):
         n0 = len([m for m in ns.drain() if m == "WATCHDOG=1"])
         time.sleep(gwtest.scaled(2))
         n1 = len([m for m in ns.drain() if m == "WATCHDOG=1"])
-        self.assertGreaterEqual(n1 - n0, int((time.time() - t0) / 0.5) - 2)
+        if not gwtest.VALGRIND:     # memcheck slows the loop itself
+            self.assertGreaterEqual(n1 - n0,
+                                    int((time.time() - t0) / 0.5) - 2)
+        self.assertGreater(n1 - n0, 0)
 
         # A valid reload: RELOADING=1 with the monotonic clock, READY=1.
         mark = len(ns.drain())
