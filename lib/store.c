@@ -990,6 +990,18 @@ store_close(struct store *s)
 	free(s);
 }
 
+struct sqlite3 *
+store_db(struct store *s)
+{
+	return s->db;
+}
+
+int
+store_schema_version(void)
+{
+	return STORE_VERSION;
+}
+
 /* --- transactions ---------------------------------------------------- */
 
 int
