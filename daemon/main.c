@@ -214,9 +214,16 @@ main(int argc, char *argv[])
 			return EXIT_USAGE;
 		}
 	}
+	if (since_set && !history) {
+		fprintf(stderr, "glasswatchd: --since goes with --history\n");
+		return EXIT_USAGE;
+	}
+	if (tenant != NULL && replay == NULL) {
+		fprintf(stderr, "glasswatchd: --tenant goes with --replay\n");
+		return EXIT_USAGE;
+	}
 	if (optind != argc || check + opts.once + (notify != NULL) + status +
-	    history + (replay != NULL) > 1 || (since_set && !history) ||
-	    (tenant != NULL && replay == NULL)) {
+	    history + (replay != NULL) > 1) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}

@@ -196,8 +196,8 @@ history_alerts(struct history_ctx *c, FILE *f)
 	return 0;
 }
 
-/* Each delivery with when it settled: delivered at the successful
- * attempt, pending with its next try, failed or expired when it ended. */
+/* Each delivery with the sends made (delivery_attempts) and when it
+ * settled: delivered at the successful attempt, pending with its next try, failed or expired when it ended. */
 static int
 history_deliveries(struct history_ctx *c, FILE *f)
 {
@@ -206,7 +206,10 @@ history_deliveries(struct history_ctx *c, FILE *f)
 	static const char *const rhdr[] = { "ALERT", "NOTIFIER",
 		"RECIPIENT" };
 	static const char sql[] =
-	    "SELECT d.alert_id, d.notifier, d.recipient, d.state, d.attempts,"
+	    "SELECT d.alert_id, d.notifier, d.recipient, d.state, "
+	    "  (SELECT count(*) FROM delivery_attempts x WHERE "
+	    "    x.alert_id = d.alert_id AND x.notifier = d.notifier AND "
+	    "    x.recipient = d.recipient), "
 	    "  CASE d.state WHEN 'delivered' THEN coalesce((SELECT "
 	    "    max(x.at_us) FROM delivery_attempts x WHERE "
 	    "    x.alert_id = d.alert_id AND x.notifier = d.notifier AND "
