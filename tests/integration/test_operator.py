@@ -7,6 +7,7 @@ the alerts and sends nothing."""
 import hashlib
 import os
 import re
+import sqlite3
 import sys
 import time
 
@@ -179,6 +180,20 @@ class OperatorTest(gwtest.TestCase):
         r = self.env.run_daemon(["-c", self.env.path("missing.yaml"),
                                  "--status"])
         self.assertEqual(r.returncode, gwtest.EXIT_CONFIG, r.stderr)
+
+        # A store of a newer glasswatchd is refused, never read or changed.
+        os.makedirs(self.env.state_dir, exist_ok=True)
+        conn = sqlite3.connect(self.env.db_path)
+        conn.execute("PRAGMA application_id = %d" % 0x47574154)
+        conn.execute("PRAGMA user_version = 99")
+        conn.close()
+        before = tree_digest(self.env.state_dir)
+        for mode in (["--status"], ["--history"]):
+            r = self.op(*mode)
+            self.assertEqual(r.returncode, EX_STATE, r.stderr)
+            self.assertIn("schema version 99, newer than this glasswatchd",
+                          r.stderr)
+        self.assertEqual(tree_digest(self.env.state_dir), before)
 
     def replay(self, name, *extra):
         r = self.op("--replay", os.path.join(DATA, name), *extra)
