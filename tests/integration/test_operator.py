@@ -274,6 +274,22 @@ class OperatorTest(gwtest.TestCase):
             ("event", "bg-audit", "1", "contoso", BG1_UPN, "1",
              "[Sev1] bg-audit: %s by %s" % (activity, BG1_UPN))])
 
+        # With suppress: the second page of the account waits for the
+        # digest, as the daemon would decide.
+        cfg = dict(self.cfg)
+        cfg["rules"] = [dict(self.cfg["rules"][0], suppress="1h")] + \
+            self.cfg["rules"][1:]
+        r = self.env.run_daemon(["-c", self.env.write_config(
+            cfg, "suppress.yaml"), "--replay",
+            os.path.join(DATA, "replay-la.json")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_alerts(r.stdout, [
+            ("event", RULE, "0", "contoso", BG1_UPN, "1",
+             sub % (RULE, BG1_UPN, "192.0.2.44"))])
+        self.assertEqual([x[8:] for x in table(r.stdout, "Records (2)")],
+                         [["alerted", "#1"],
+                          ["suppressed: waits for the digest", "-"]])
+
         # Rows of nobody watched: no alert, still exit 0.
         empty = self.env.path("nobody.json")
         with open(empty, "w") as f:
