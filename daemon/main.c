@@ -84,8 +84,10 @@ usage(FILE *f)
 	    "records;\n"
 	    "            66 --replay file cannot be opened; 73 state_dir "
 	    "unusable (--status,\n"
-	    "            --history: no state store yet); 75 state_dir locked; "
-	    "78 invalid configuration\n", DEFAULT_CONFIG);
+	    "            --history: no state store yet; --replay: no scratch "
+	    "store);\n"
+	    "            75 state_dir locked; 78 invalid configuration\n",
+	    DEFAULT_CONFIG);
 }
 
 static void
