@@ -996,12 +996,6 @@ store_db(struct store *s)
 	return s->db;
 }
 
-int
-store_schema_version(void)
-{
-	return STORE_VERSION;
-}
-
 /* --- transactions ---------------------------------------------------- */
 
 int

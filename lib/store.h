@@ -25,8 +25,6 @@ void	store_close(struct store *);
 /* The connection, for the read-only reports of the operator commands
  * (status.c, history.c); the schema is theirs to read, not to write. */
 struct sqlite3	*store_db(struct store *);
-/* The schema version this binary reads and writes. */
-int		 store_schema_version(void);
 
 /* Transactions do not nest: begin fails while one is open. */
 int	store_begin(struct store *);
