@@ -10,6 +10,8 @@
 #define EXIT_CHECK_FAILED	1
 #define EXIT_INCOMPLETE		2	/* --once: a source or delivery failed */
 #define EXIT_USAGE		64
+#define EXIT_DATAERR		65	/* --replay: input not readable as records */
+#define EXIT_NOINPUT		66	/* --replay: the file cannot be opened */
 #define EXIT_STATE_DIR		73	/* state_dir unusable */
 #define EXIT_LOCKED		75	/* another daemon holds state_dir */
 #define EXIT_CONFIG		78
@@ -32,6 +34,17 @@ int64_t	systemd_watchdog_usec(void);
 
 /* testnotify.c: --test-notify NAME; returns the exit code. */
 int	test_notify(const char *config_path, const char *name, int debug);
+
+struct config;
+
+/* operator.c: --status, --history (since: seconds back), --replay FILE
+ * (tenant NULL: every tenant); each returns the exit code. */
+int	operator_status(const char *config_path, int debug);
+/* The configuration, its errors printed on stderr (NULL then). */
+struct config *operator_config(const char *path, int debug);
+int	operator_history(const char *config_path, int64_t since, int debug);
+int	operator_replay(const char *config_path, const char *file,
+	    const char *tenant, int debug);
 
 /* lock.c: the exclusive lock on state_dir; returns the held fd, or -1
  * with *exit_code (EXIT_LOCKED or EXIT_STATE_DIR) after logging why. */

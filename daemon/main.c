@@ -18,13 +18,22 @@
 
 #define DEFAULT_CONFIG	"/etc/glasswatch/glasswatch.yaml"
 
-enum { OPT_CHECK = 256, OPT_ONCE, OPT_VERSION, OPT_TEST_NOTIFY };
+enum { OPT_CHECK = 256, OPT_ONCE, OPT_VERSION, OPT_TEST_NOTIFY, OPT_STATUS,
+	OPT_HISTORY, OPT_SINCE, OPT_REPLAY, OPT_TENANT };
+
+/* --history without --since: the last 7 days. */
+#define HISTORY_SINCE_DEFAULT	(7 * 86400)
 
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "once", no_argument, NULL, OPT_ONCE },
 	{ "test-notify", required_argument, NULL, OPT_TEST_NOTIFY },
+	{ "status", no_argument, NULL, OPT_STATUS },
+	{ "history", no_argument, NULL, OPT_HISTORY },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "replay", required_argument, NULL, OPT_REPLAY },
+	{ "tenant", required_argument, NULL, OPT_TENANT },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -43,16 +52,42 @@ usage(FILE *f)
 	    "       glasswatchd [-d] [-c FILE] --test-notify NAME\n"
 	    "                                             send a test alert "
 	    "through one notifier\n"
+	    "       glasswatchd [-c FILE] --status        pollers, cursors and "
+	    "deliveries from the\n"
+	    "                                             state store (works "
+	    "while the daemon runs)\n"
+	    "       glasswatchd [-c FILE] --history [--since D]\n"
+	    "                                             records seen, their "
+	    "alerts and deliveries\n"
+	    "                                             (D: a duration, "
+	    "default 7d)\n"
+	    "       glasswatchd [-c FILE] --replay FILE [--tenant NAME]\n"
+	    "                                             run the rules over a "
+	    "saved Graph page, Log\n"
+	    "                                             Analytics response or "
+	    "CSV export; print the\n"
+	    "                                             alerts, send "
+	    "nothing\n"
 	    "       glasswatchd --version | --help\n"
 	    "\n"
 	    "  -c, --config FILE  configuration file (default %s)\n"
 	    "  -d, --debug        log at debug level\n"
+	    "      --since D      with --history: how far back (7d)\n"
+	    "      --tenant NAME  with --replay: the tenant the records belong "
+	    "to (default:\n"
+	    "                     every tenant, by its break-glass accounts)\n"
 	    "\n"
 	    "exit codes: 0 ok; 1 --check found errors; 2 --once left a "
 	    "source or delivery failing,\n"
 	    "            or --test-notify was not delivered;\n"
-	    "            64 bad usage; 73 state_dir unusable; 75 state_dir "
-	    "locked; 78 invalid configuration\n", DEFAULT_CONFIG);
+	    "            64 bad usage; 65 --replay input not readable as "
+	    "records;\n"
+	    "            66 --replay file cannot be opened; 73 state_dir "
+	    "unusable (--status,\n"
+	    "            --history: no state store yet; --replay: no scratch "
+	    "store);\n"
+	    "            75 state_dir locked; 78 invalid configuration\n",
+	    DEFAULT_CONFIG);
 }
 
 static void
@@ -71,20 +106,12 @@ version(void)
 static int
 check_config(const char *path)
 {
-	struct config_errors errs = { NULL, 0 };
 	struct config *c;
 	char d1[32], d2[32];
 	double per30;
 
-	log_init(LOG_WARNING, LOG_FORMAT_TEXT);
-	if ((c = config_load(path, &errs)) == NULL) {
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.v[i]);
-		fprintf(stderr, "%s: %zu error%s\n", path, errs.n,
-		    errs.n == 1 ? "" : "s");
-		config_errors_clear(&errs);
+	if ((c = operator_config(path, 0)) == NULL)
 		return EXIT_CHECK_FAILED;
-	}
 	printf("%s: configuration OK\n", path);
 	printf("state_dir: %s\n", c->state_dir);
 	for (size_t i = 0; i < c->ntenants; i++) {
@@ -135,8 +162,9 @@ int
 main(int argc, char *argv[])
 {
 	struct daemon_opts opts = { DEFAULT_CONFIG, 0, 0 };
-	const char *notify = NULL;
-	int ch, check = 0;
+	const char *notify = NULL, *replay = NULL, *tenant = NULL, *why;
+	int64_t since = HISTORY_SINCE_DEFAULT;
+	int ch, check = 0, status = 0, history = 0, since_set = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:dh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -155,6 +183,28 @@ main(int argc, char *argv[])
 		case OPT_TEST_NOTIFY:
 			notify = optarg;
 			break;
+		case OPT_STATUS:
+			status = 1;
+			break;
+		case OPT_HISTORY:
+			history = 1;
+			break;
+		case OPT_SINCE:
+			if (duration_parse(optarg, &since, &why) == -1 ||
+			    since <= 0) {
+				fprintf(stderr, "glasswatchd: --since %s: %s\n",
+				    optarg, since <= 0 ? "must be at least 1s" :
+				    why);
+				return EXIT_USAGE;
+			}
+			since_set = 1;
+			break;
+		case OPT_REPLAY:
+			replay = optarg;
+			break;
+		case OPT_TENANT:
+			tenant = optarg;
+			break;
 		case OPT_VERSION:
 			version();
 			return EXIT_OK;
@@ -166,10 +216,26 @@ main(int argc, char *argv[])
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc || check + opts.once + (notify != NULL) > 1) {
+	if (since_set && !history) {
+		fprintf(stderr, "glasswatchd: --since goes with --history\n");
+		return EXIT_USAGE;
+	}
+	if (tenant != NULL && replay == NULL) {
+		fprintf(stderr, "glasswatchd: --tenant goes with --replay\n");
+		return EXIT_USAGE;
+	}
+	if (optind != argc || check + opts.once + (notify != NULL) + status +
+	    history + (replay != NULL) > 1) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (status)
+		return operator_status(opts.config_path, opts.debug);
+	if (history)
+		return operator_history(opts.config_path, since, opts.debug);
+	if (replay != NULL)
+		return operator_replay(opts.config_path, replay, tenant,
+		    opts.debug);
 	if (check)
 		return check_config(opts.config_path);
 	if (notify != NULL)

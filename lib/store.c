@@ -990,6 +990,12 @@ store_close(struct store *s)
 	free(s);
 }
 
+struct sqlite3 *
+store_db(struct store *s)
+{
+	return s->db;
+}
+
 /* --- transactions ---------------------------------------------------- */
 
 int

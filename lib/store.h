@@ -22,6 +22,9 @@ struct strlist;
 int	store_open(const char *state_dir, int readonly, struct store **,
 	    char **err);
 void	store_close(struct store *);
+/* The connection, for the read-only reports of the operator commands
+ * (status.c, history.c); the schema is theirs to read, not to write. */
+struct sqlite3	*store_db(struct store *);
 
 /* Transactions do not nest: begin fails while one is open. */
 int	store_begin(struct store *);
