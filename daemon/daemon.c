@@ -19,6 +19,8 @@
 #include "daemon.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics-http.h"
 #include "notifier.h"
 #include "outbox.h"
 #include "poller.h"
@@ -51,6 +53,7 @@ struct daemon {
 	struct rules		*rules;
 	struct pollers		*pollers;
 	struct health		*health;
+	struct metrics_http	*metrics_http;	/* /metrics, /healthz */
 	struct notifier		**notifiers;
 	size_t			  nnotifiers;
 	struct retired		*retired;
@@ -256,6 +259,7 @@ daemon_reload(struct daemon *d)
 	rules_set_config(d->rules, c);
 	health_set_config(d->health, c);
 	pollers_set_config(d->pollers, c);
+	metrics_http_listen(d->metrics_http, c->metrics.listen);
 	apply_log_settings(d, c);
 
 	r = xcalloc(1, sizeof *r);
@@ -447,6 +451,7 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 static void
 daemon_free(struct daemon *d)
 {
+	metrics_http_free(d->metrics_http);
 	pollers_free(d->pollers);
 	if (d->store != NULL)
 		store_on_fault(d->store, NULL, NULL);
@@ -483,6 +488,36 @@ daemon_free(struct daemon *d)
 	config_free(d->config);
 	if (d->base != NULL)
 		event_base_free(d->base);
+	metrics_process_free();
+}
+
+/* A scrape: what is read from the store rather than counted. */
+static void
+metrics_collect_cb(struct metrics *m, void *arg)
+{
+	struct daemon *d = arg;
+
+	metrics_collect_pending(m, d->store, d->config);
+}
+
+static size_t
+metrics_stale_cb(struct buf *why, void *arg)
+{
+	struct daemon *d = arg;
+
+	return pollers_stale(d->pollers, time_now_us(), why);
+}
+
+/* The listener runs for the life of the process (not with --once);
+ * reloads move or close it. */
+static void
+daemon_metrics_start(struct daemon *d)
+{
+	struct metrics_http_env env = { d->base, metrics_process(),
+	    metrics_collect_cb, metrics_stale_cb, d };
+
+	d->metrics_http = metrics_http_new(&env);
+	metrics_http_listen(d->metrics_http, d->config->metrics.listen);
 }
 
 /* Type=notify: ready once the configuration is loaded and the loop is
@@ -603,8 +638,10 @@ daemon_run(const struct daemon_opts *opts)
 	    d.config->nrules, d.config->nrules == 1 ? "" : "s",
 	    pollers_count(d.pollers), pollers_count(d.pollers) == 1 ? "" : "s",
 	    d.config->state_dir);
-	if (!opts->once)
+	if (!opts->once) {
+		daemon_metrics_start(&d);
 		daemon_systemd_start(&d);
+	}
 
 	d.exit_code = EXIT_OK;
 	event_base_dispatch(d.base);

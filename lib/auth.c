@@ -31,6 +31,7 @@
 #include "http.h"
 #include "jwt.h"
 #include "log.h"
+#include "metrics.h"
 #include "secretfile.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -441,6 +442,7 @@ auth_done_cb(const struct http_response *r, void *arg)
 	a->call = NULL;
 	if (r->error == NULL && r->status == 200) {
 		if (auth_parse_token(a, r, why, sizeof why) == 0) {
+			metrics_token(a->tenant->name, a->scope, 1);
 			auth_deliver(a, a->token, NULL);
 			return;
 		}
@@ -452,6 +454,7 @@ auth_done_cb(const struct http_response *r, void *arg)
 	} else
 		auth_fill_error(a, r, &err, &eb);
 	auth_log_error(a, &err);
+	metrics_token(a->tenant->name, a->scope, 0);
 	auth_deliver(a, NULL, &err);
 }
 
@@ -570,6 +573,7 @@ auth_fetch(struct auth *a)
 			err.retry_after = -1;
 			log_warnx("tenant %s: token request failed: %s",
 			    a->tenant->name, why);
+			metrics_token(a->tenant->name, a->scope, 0);
 			auth_deliver(a, NULL, &err);
 			return;
 		}

@@ -21,6 +21,7 @@
 #include "http.h"
 #include "jwt.h"
 #include "log.h"
+#include "metrics-http.h"
 #include "notifier.h"
 #include "source.h"
 #include "strlist.h"
@@ -768,7 +769,8 @@ static const struct opt_spec config_opts[] = {
 	  .sub = log_opts },
 	{ .key = "http", .type = OPT_MAP, .offset = G(http_timeout),
 	  .sub = http_opts },
-	{ .key = "metrics", .type = OPT_UNSUPPORTED },
+	{ .key = "metrics", .type = OPT_MAP, .offset = G(metrics),
+	  .sub = metrics_opts },
 	{ .key = "incident_window", .type = OPT_DURATION,
 	  .offset = G(incident_window), .def = "10m" },
 	{ .key = "history", .type = OPT_MAP,
@@ -1132,6 +1134,7 @@ config_free(struct config *c)
 		notifier_config_free(&c->notifiers[i]);
 	free(c->notifiers);
 	strlist_clear(&c->system_actions);
+	cfg_free_fields(metrics_opts, &c->metrics);
 	for (size_t i = 0; i < c->ntenants; i++)
 		cfg_free_fields(tenant_opts, &c->tenants[i]);
 	free(c->tenants);

@@ -141,6 +141,12 @@ struct notifier_config {
 	struct rate_limit_config	 rate_limit;
 };
 
+/* metrics: the listener of /metrics and /healthz (metrics-http.h). */
+struct metrics_config {
+	char	*listen;	/* "127.0.0.1:9465"; NULL: no listener */
+	int	 allow_remote;	/* a non-loopback listen is allowed */
+};
+
 struct config {
 	char			*path;
 	char			*state_dir;
@@ -159,6 +165,7 @@ struct config {
 	/* Where system alerts go (DESIGN.md "System alerts"); when the
 	 * file has no system_actions: every notifier a rule uses. */
 	struct strlist		 system_actions;
+	struct metrics_config	 metrics;
 };
 
 /* Every error of the file, each "FILE:LINE:COL: message". */

@@ -27,6 +27,7 @@
 #include "batch.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "notifier.h"
 #include "outbox.h"
 #include "store.h"
@@ -487,6 +488,7 @@ outbox_record(struct outbox *ob, struct outbox_send *s,
 		return -1;
 	}
 
+	metrics_delivery(d->notifier_name, state, s->alert->alert, now);
 	ctx = alert_log_context(s->alert->alert);
 	switch (state) {
 	case DELIVERY_DELIVERED:
@@ -612,7 +614,10 @@ outbox_give_up(struct outbox *ob, const struct notifier_config *nc,
 		store_rollback(ob->store);
 		return -1;
 	}
-	return store_commit(ob->store);
+	if (store_commit(ob->store) == -1)
+		return -1;
+	metrics_delivery(row->notifier, state, NULL, now);
+	return 0;
 }
 
 /* Start one send. Returns -1 on a store error (the row stays pending). */
@@ -1133,6 +1138,7 @@ outbox_send_direct(struct outbox *ob, struct alert *a)
 
 	b->alert = a;
 	b->pending = 1;		/* held until every send has started */
+	metrics_alert(a);
 	for (size_t i = 0; i < ob->system_actions.n; i++) {
 		if ((n = outbox_find(ob, ob->system_actions.v[i])) == NULL)
 			continue;

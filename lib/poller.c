@@ -18,6 +18,7 @@
 #include "health.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "poller.h"
 #include "ratelimit.h"
 #include "silence.h"
@@ -122,6 +123,10 @@ struct pollers {
 	 * reloads so the fallback is not learnt again from a 400. */
 	struct strlist		  single_keys;
 	struct health		 *health;	/* blind and restored sources */
+	/* Last successful reads by poller key, carried over a reload so
+	 * that /healthz does not start again from "not read yet". */
+	struct strlist		  read_keys;
+	int64_t			 *read_us;
 	/* A cycle: every poller ran once (heartbeats). */
 	void			(*cycle_cb)(int, const char *, void *);
 	void			 *cycle_arg;
@@ -376,6 +381,8 @@ poll_finish(struct poller *p, int ok, int64_t retry_after_s)
 		health_ok(set->health, p->tenant, p->key, p->last_ok_us);
 	} else
 		p->failures++;
+	metrics_poll(p->tenant->name, p->src->name, p->signals, ok,
+	    time_now_us());
 	delay = ok ? p->frequency_us : poll_backoff_us(p, retry_after_s);
 
 	if (set->once) {
@@ -546,6 +553,7 @@ poll_store(struct poller *p, struct record_list *recs,
 {
 	struct store *st = p->set->store;
 	int64_t now = time_now_us();
+	size_t fresh[SIGNAL_COUNT] = { 0 };
 
 	*nnew = 0;
 	if (store_begin(st) == -1)
@@ -557,6 +565,7 @@ poll_store(struct poller *p, struct record_list *recs,
 		if ((rc = store_record_insert(st, recs->v[i])) == -1)
 			goto fail;
 		*nnew += (size_t)rc;
+		fresh[recs->v[i]->signal] += (size_t)rc;
 	}
 	for (int s = 0; s < SIGNAL_COUNT; s++) {
 		if (p->keys[s] == NULL)
@@ -571,6 +580,10 @@ poll_store(struct poller *p, struct record_list *recs,
 	}
 	if (store_commit(st) == -1)
 		goto fail;
+	for (int s = 0; s < SIGNAL_COUNT; s++)
+		if (fresh[s] > 0)
+			metrics_records_seen(p->tenant->name, p->src->name,
+			    signal_name((enum signal)s), fresh[s]);
 	return 0;
 fail:
 	store_rollback(st);
@@ -1152,9 +1165,34 @@ pollers_fit_budget(struct pollers *set)
 			    ((double)set->v[i]->frequency_us * factor + 1);
 }
 
+static void
+pollers_reads_save(struct pollers *set)
+{
+	strlist_clear(&set->read_keys);
+	free(set->read_us);
+	set->read_us = xcalloc(set->n + 1, sizeof *set->read_us);
+	for (size_t i = 0; i < set->n; i++) {
+		set->read_us[set->read_keys.n] = set->v[i]->last_ok_us;
+		strlist_add(&set->read_keys, set->v[i]->key);
+	}
+}
+
+static void
+pollers_reads_restore(struct pollers *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		for (size_t j = 0; j < set->read_keys.n; j++)
+			if (strcmp(set->v[i]->key, set->read_keys.v[j]) == 0)
+				set->v[i]->last_ok_us = set->read_us[j];
+	strlist_clear(&set->read_keys);
+	free(set->read_us);
+	set->read_us = NULL;
+}
+
 void
 pollers_set_config(struct pollers *set, const struct config *c)
 {
+	pollers_reads_save(set);
 	pollers_clear(set);
 	set->config = c;
 	set->stopped = 0;
@@ -1226,6 +1264,7 @@ pollers_set_config(struct pollers *set, const struct config *c)
 	}
 	pollers_fit_budget(set);
 	pollers_fit_graph_budget(set);
+	pollers_reads_restore(set);
 	for (size_t i = 0; i < set->n; i++) {
 		log_info("poller %s: every %.1fs", set->v[i]->key,
 		    (double)set->v[i]->frequency_us / (double)USEC_PER_SEC);
@@ -1308,4 +1347,29 @@ size_t
 pollers_count(const struct pollers *set)
 {
 	return set->n;
+}
+
+size_t
+pollers_stale(const struct pollers *set, int64_t now_us, struct buf *why)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct poller *p = set->v[i];
+		char age[32];
+
+		if (p->last_ok_us != 0 &&
+		    now_us - p->last_ok_us <= 2 * p->frequency_us)
+			continue;
+		if (p->last_ok_us == 0)
+			snprintf(age, sizeof age, "not read yet");
+		else
+			snprintf(age, sizeof age, "last read %llds ago",
+			    (long long)((now_us - p->last_ok_us) /
+			    USEC_PER_SEC));
+		buf_printf(why, "%s: %s (every %llds)\n", p->key, age,
+		    (long long)(p->frequency_us / USEC_PER_SEC));
+		n++;
+	}
+	return n;
 }

@@ -31,6 +31,12 @@ void		 pollers_run_once(struct pollers *, int64_t retry_for,
 /* Stop polling (shutdown). */
 void		 pollers_stop(struct pollers *);
 size_t		 pollers_count(const struct pollers *);
+/* For /healthz: the pollers whose last successful read is older than
+ * twice their (effective) frequency, or that have not read yet, one line
+ * each appended to why; returns how many. */
+struct buf;
+size_t		 pollers_stale(const struct pollers *, int64_t now_us,
+		     struct buf *why);
 /* cb after every poll cycle (every poller ran once since the last): ok
  * when every one read; summary names the failures. */
 void		 pollers_on_cycle(struct pollers *,

@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbox.h"
 #include "record.h"
 #include "rules.h"
@@ -412,6 +413,7 @@ rules_commit(struct rules *r, const struct rule_config *rule,
 		goto rollback;
 
 	rules_log_alert(a, c, n);
+	metrics_alert(a);
 	alert_free(a);
 	outbox_kick(r->outbox);
 	return 0;

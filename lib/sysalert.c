@@ -6,6 +6,7 @@
 
 #include "alert.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbox.h"
 #include "store.h"
 #include "strlist.h"
@@ -38,8 +39,10 @@ sysalert_queue(struct store *st, struct outbox *ob,
 	if ((n = outbox_enqueue(ob, a, actions)) == 0)
 		log_crit("system alert %s (%s) has no running notifier to go "
 		    "to: check system_actions", a->id, a->subject);
-	else if (n > 0)
+	else if (n > 0) {
 		log_warnx("system alert %s raised: %s", a->id, a->subject);
+		metrics_alert(a);
+	}
 	return n;
 }
 

@@ -18,19 +18,8 @@ load(const char *text)
 
 /* A valid file; %s slots let a test change one part. */
 #define TENANT	CFGTEST_TENANT
-#define RULE								\
-	"rules:\n"							\
-	"  - name: bg\n"						\
-	"    threshold: { operator: gt, value: 0 }\n"			\
-	"    actions: [mail]\n"
-#define NOTIFIER							\
-	"notifiers:\n"							\
-	"  - name: mail\n"						\
-	"    type: email\n"						\
-	"    url: smtp://127.0.0.1:2525\n"				\
-	"    tls: none\n"						\
-	"    from: gw@example.org\n"					\
-	"    to: [soc@example.org]\n"
+#define RULE	CFGTEST_RULE
+#define NOTIFIER	CFGTEST_NOTIFIER
 
 START_TEST(good_file_and_defaults)
 {
@@ -411,12 +400,12 @@ END_TEST
 
 START_TEST(unsupported_features)
 {
-	ck_assert_ptr_null(load("metrics: { listen: \"127.0.0.1:9465\" }\n"
+	ck_assert_ptr_null(load("posture: { every: 1d }\n"
 	    TENANT RULE "    blind: x\n    signal: audit\n"
 	    NOTIFIER
 	    "  - name: pager\n"
 	    "    type: pager\n"));
-	expect_error(1, 10, "metrics: not supported in this build");
+	expect_error(1, 10, "posture: not supported in this build");
 	expect_error(17, 5, "unknown key 'blind'");
 	expect_error(27, 11, "type: unknown notifier type 'pager' (email, "
 	    "sms, webhook or heartbeat)");

@@ -25,6 +25,21 @@
 	"      - { object_id: 33333333-3333-3333-3333-333333333333, "	\
 	"upn: bg1@contoso.onmicrosoft.com }\n"
 
+/* A rule and the email notifier it names (4 + 7 lines). */
+#define CFGTEST_RULE							\
+	"rules:\n"							\
+	"  - name: bg\n"						\
+	"    threshold: { operator: gt, value: 0 }\n"			\
+	"    actions: [mail]\n"
+#define CFGTEST_NOTIFIER						\
+	"notifiers:\n"							\
+	"  - name: mail\n"						\
+	"    type: email\n"						\
+	"    url: smtp://127.0.0.1:2525\n"				\
+	"    tls: none\n"						\
+	"    from: gw@example.org\n"					\
+	"    to: [soc@example.org]\n"
+
 extern char			cfgdir[];	/* the scratch directory */
 extern char			cfgpath[];	/* its g.yaml */
 extern struct config_errors	errs;	/* of the last load */
