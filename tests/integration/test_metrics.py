@@ -151,6 +151,26 @@ class MetricsTest(gwtest.TestCase):
                                       "glasswatch_records_seen_total"), 1)
         self.assertEqual(self.request("/healthz")[0], 200)
 
+    def test_undeliverable_alert_is_pending(self):
+        # No mail server behind the notifier's port: the delivery waits.
+        self.port = free_port()
+        self.sim = self.env.start_sim()
+        self.smtp = None
+        cfg = self.env.config(self.sim, None, top={
+            "metrics": {"listen": "127.0.0.1:%d" % self.port}})
+        self.daemon = self.env.start_daemon(self.env.write_config(cfg))
+        self.daemon.wait_log("metrics: listening on")
+        self.sim.signin(BG1, BG1_UPN)
+        self.wait_value("glasswatch_delivery_retries_total", 1,
+                        notifier="soc-mail")
+        s = parse(self.scrape()[1])
+        self.assertEqual(value(s, "glasswatch_deliveries_pending",
+                               notifier="soc-mail"), 1)
+        self.assertEqual(value(s, "glasswatch_deliveries_total"), 0)
+        self.assertEqual(value(s, "glasswatch_alerts_total", rule=RULE), 1)
+        self.assertEqual(value(
+            s, "glasswatch_detection_latency_seconds_count"), 0)
+
     def test_reload_moves_then_closes_the_listener(self):
         self.start_listening()
         self.wait_value("glasswatch_polls_total", 1)
