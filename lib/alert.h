@@ -33,6 +33,9 @@ struct alert {
 	char		 *subject;	/* rendered when the alert was made */
 	struct record	**records;	/* owned */
 	size_t		  nrecords;
+	/* System alerts, when raised: what they are about (a SYSALERT_*
+	 * string, static); NULL otherwise and for stored alerts. */
+	const char	 *topic;
 };
 
 struct alert	*alert_new(enum alert_kind);	/* fresh id, created now */

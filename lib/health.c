@@ -150,13 +150,14 @@ health_source(struct health *h, const char *key)
 
 static void
 health_raise(struct health *h, const struct tenant_config *t, int severity,
-    const char *title, const char *detail)
+    const char *topic, const char *title, const char *detail)
 {
 	struct alert *a;
 
 	if (h->config == NULL)
 		return;
-	a = sysalert_new(severity, title, detail, t->name, t->tenant_id);
+	a = sysalert_new(severity, topic, title, detail, t->name,
+	    t->tenant_id);
 	(void)sysalert_raise(h->store, h->outbox, &h->config->system_actions,
 	    a);
 	alert_free(a);
@@ -187,7 +188,7 @@ health_secret_expired(struct health *h, const struct tenant_config *t,
 	    "token request, no reload needed. What happened meanwhile is "
 	    "read then. (%s)", t->name, t->tenant_id, AADSTS_SECRET_EXPIRED,
 	    why != NULL ? why : "-");
-	health_raise(h, t, 1, title, detail);
+	health_raise(h, t, 1, SYSALERT_CREDENTIAL_EXPIRY, title, detail);
 	free(title);
 	free(detail);
 }
@@ -227,7 +228,7 @@ health_failed(struct health *h, const struct tenant_config *t,
 	    why != NULL ? why : "-");
 	log_crit("tenant %s: %s is blind since %s: %s", t->name, key, since,
 	    why != NULL ? why : "-");
-	health_raise(h, t, 1, title, detail);
+	health_raise(h, t, 1, SYSALERT_BLIND, title, detail);
 	free(age);
 	free(title);
 	free(detail);
@@ -251,7 +252,7 @@ health_ok(struct health *h, const struct tenant_config *t, const char *key,
 		    "alerted as usual.", key, age);
 		log_notice("tenant %s: %s reads again after %s", t->name, key,
 		    age);
-		health_raise(h, t, 3, title, detail);
+		health_raise(h, t, 3, SYSALERT_RESTORED, title, detail);
 		free(age);
 		free(title);
 		free(detail);
@@ -317,7 +318,8 @@ health_expiry(struct health *h, const struct tenant_config *t,
 		    where, when);
 	}
 	log_warnx("tenant %s: %s", t->name, title);
-	health_raise(h, t, level == CERT_EXPIRED ? 1 : 2, title, detail);
+	health_raise(h, t, level == CERT_EXPIRED ? 1 : 2,
+	    SYSALERT_CREDENTIAL_EXPIRY, title, detail);
 	free(title);
 	free(detail);
 }
@@ -508,7 +510,8 @@ health_pipeline(struct health *h, const struct tenant_config *t,
 			    table, t->name, age);
 			log_crit("tenant %s: %s received nothing for %s",
 			    t->name, table, age);
-			health_raise(h, t, 1, title, detail);
+			health_raise(h, t, 1, SYSALERT_PIPELINE_SILENT,
+			    title, detail);
 			free(age);
 			free(title);
 			free(detail);
@@ -520,7 +523,8 @@ health_pipeline(struct health *h, const struct tenant_config *t,
 				    "rows again.", table, t->name);
 				log_notice("tenant %s: %s receives rows again",
 				    t->name, table);
-				health_raise(h, t, 3, title, detail);
+				health_raise(h, t, 3,
+				    SYSALERT_PIPELINE_RESTORED, title, detail);
 				free(title);
 				free(detail);
 			}
@@ -545,7 +549,8 @@ health_storage_failed(struct health *h, const char *why)
 		return;
 	h->storage_said_us = now;
 	h->storage_in_alert = 1;
-	a = sysalert_new(1, "the state store fails", why, NULL, NULL);
+	a = sysalert_new(1, SYSALERT_STORAGE, "the state store fails", why,
+	    NULL, NULL);
 	free(a->description);
 	a->description = xasprintf("glasswatchd cannot write its state store "
 	    "(%s). Records, alerts and deliveries cannot be kept until it is "

@@ -156,37 +156,6 @@ metrics_records_seen(const char *tenant, const char *source,
 	metrics_add(f_records, v, (double)n);
 }
 
-/* The titles health.c and outbox.c give system alerts, by their fixed
- * words. */
-const char *
-metrics_system_kind(const char *subject)
-{
-	static const struct {
-		const char *words, *kind;
-	} kinds[] = {
-		{ "monitoring blind", "blind" },
-		{ "monitoring restored", "restored" },
-		{ "log pipeline silent", "pipeline_silent" },
-		{ "log pipeline flowing again", "pipeline_restored" },
-		{ "delivery of alert", "delivery_lost" },
-		{ "the state store fails", "storage" },
-		{ " expire", "credential_expiry" },
-	};
-	const char *title;
-
-	if (subject == NULL)
-		return "other";
-	title = strstr(subject, "glasswatch: ");
-	title = title != NULL ? title + strlen("glasswatch: ") : subject;
-	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-		if (kinds[i].words[0] == ' ' ? strstr(title, kinds[i].words) !=
-		    NULL : strncmp(title, kinds[i].words,
-		    strlen(kinds[i].words)) == 0)
-			return kinds[i].kind;
-	}
-	return "other";
-}
-
 void
 metrics_alert(const struct alert *a)
 {
@@ -195,7 +164,7 @@ metrics_alert(const struct alert *a)
 	(void)metrics_process();
 	snprintf(sev, sizeof sev, "%d", a->severity);
 	if (a->kind == ALERT_SYSTEM) {
-		const char *v[] = { metrics_system_kind(a->subject), sev };
+		const char *v[] = { a->topic != NULL ? a->topic : "other", sev };
 
 		metrics_add(f_sysalerts, v, 1);
 	} else {

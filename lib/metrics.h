@@ -77,8 +77,5 @@ struct config;
 struct store;
 void	metrics_collect_pending(struct metrics *, struct store *,
 	    const struct config *);
-/* The system alert kind a subject stands for ("blind", "storage", ...;
- * "other" when unknown). */
-const char *metrics_system_kind(const char *subject);
 
 #endif

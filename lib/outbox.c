@@ -358,7 +358,8 @@ outbox_escalate(struct outbox *ob, const struct notifier_config *nc,
 	    nc != NULL && nc->fallback != NULL ?
 	    "It was sent through the fallback notifier." :
 	    "The notifier has no fallback.");
-	sa = sysalert_new(1, title, detail, NULL, NULL);
+	sa = sysalert_new(1, SYSALERT_DELIVERY_LOST, title, detail, NULL,
+	    NULL);
 	rc = sysalert_queue(ob->store, ob, &ob->system_actions, sa);
 	alert_free(sa);
 	free(title);

@@ -14,11 +14,12 @@
 #include "xmalloc.h"
 
 struct alert *
-sysalert_new(int severity, const char *title, const char *detail,
-    const char *tenant, const char *tenant_id)
+sysalert_new(int severity, const char *topic, const char *title,
+    const char *detail, const char *tenant, const char *tenant_id)
 {
 	struct alert *a = alert_new(ALERT_SYSTEM);
 
+	a->topic = topic;
 	a->rule = xstrdup("glasswatch");
 	a->severity = severity;
 	a->subject = xasprintf("[Sev%d] glasswatch: %s", severity, title);

@@ -11,10 +11,20 @@ struct outbox;
 struct store;
 struct strlist;
 
-/* A system alert: rule "glasswatch", subject "[SevN] glasswatch: title",
- * description detail; tenant (name and id) may be NULL. Caller frees. */
-struct alert	*sysalert_new(int severity, const char *title,
-		    const char *detail, const char *tenant,
+/* What a system alert is about: the metrics' `kind` label. */
+#define SYSALERT_BLIND			"blind"
+#define SYSALERT_RESTORED		"restored"
+#define SYSALERT_PIPELINE_SILENT	"pipeline_silent"
+#define SYSALERT_PIPELINE_RESTORED	"pipeline_restored"
+#define SYSALERT_CREDENTIAL_EXPIRY	"credential_expiry"
+#define SYSALERT_STORAGE		"storage"
+#define SYSALERT_DELIVERY_LOST		"delivery_lost"
+
+/* A system alert about topic (a SYSALERT_* string): rule "glasswatch",
+ * subject "[SevN] glasswatch: title", description detail; tenant (name
+ * and id) may be NULL. Caller frees. */
+struct alert	*sysalert_new(int severity, const char *topic,
+		    const char *title, const char *detail, const char *tenant,
 		    const char *tenant_id);
 /* Inside the caller's transaction: the alert and one delivery per
  * (system action, recipient). Returns the deliveries queued (0: no

@@ -522,7 +522,8 @@ START_TEST(system_alert_failure_not_realerted)
 	set_notifiers(0, 1);
 	push(DELIVER_DROP, -1, "HTTP 400");
 	strlist_add(&sys, "n0");
-	a = sysalert_new(1, "monitoring blind", "test", NULL, NULL);
+	a = sysalert_new(1, SYSALERT_BLIND, "monitoring blind", "test", NULL,
+	    NULL);
 	ck_assert_int_eq(sysalert_raise(st, ob, &sys, a), 0);
 	alert_free(a);
 	strlist_clear(&sys);
