@@ -48,7 +48,7 @@ LA_RULE = "bg-sign-in-la"
 GRAPH_RULE = "bg-sign-in-graph"
 NOTIFIERS = ("soc-mail", "soc-hook")
 HOOK_KEY = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-HTTP_TIMEOUT = 4            # http.timeout (s); a stall outlasts it
+HTTP_TIMEOUT = 5            # http.timeout (s); a stall outlasts it
 STALL = HTTP_TIMEOUT + 2
 BLIND_AFTER = 20            # the tenant's blind_after (s)
 HOOK_HOLD = 2.5             # a held webhook answer: a kill lands inside it
@@ -159,6 +159,7 @@ class Campaign:
         self.violations = []
         self.timeline = []
         self.system = {}            # system alert kind -> messages
+        self.mail_cache = {}
         self.active_end = self.settle_start = self.settled = None
 
     # -- helpers
@@ -367,11 +368,23 @@ class Campaign:
         d = self.args.duration
         rng = self.rng
         events = []
+        # Outages longer than blind_after: one per 150 s of run.  No kill
+        # falls in the first one, so that a daemon lives through it and
+        # must say the source is blind.
+        quiet = None
+        for i in range(max(1, int(d / 150))):
+            start = rng.uniform(5, max(6, d - BLIND_AFTER - 25))
+            length = rng.uniform(BLIND_AFTER + 12, BLIND_AFTER + 18)
+            events.append((start, "long-outage", length))
+            if quiet is None:
+                quiet = (start - 12, start + length + 2)
         # Kills: spread over the run, at least 2 s apart.
         times = sorted(rng.uniform(3, d - 3) for _ in range(self.args.kills))
         last = 0.0
         for t in times:
             t = max(t, last + 2.0)
+            if quiet[0] <= t <= quiet[1]:
+                t = quiet[1] + rng.uniform(0, 2)
             last = t
             mode = rng.choice(["random", "random", "after-record",
                                "mid-hook"])
@@ -382,11 +395,6 @@ class Campaign:
         # Tenant faults, about one every 3 s.
         for _ in range(max(3, int(d / 3))):
             events.append((rng.uniform(2, d - 5), "fault", None))
-        # Outages longer than blind_after: one per 150 s of run.
-        for i in range(max(1, int(d / 150))):
-            start = rng.uniform(5, max(6, d - BLIND_AFTER - 25))
-            events.append((start, "long-outage",
-                           rng.uniform(BLIND_AFTER + 12, BLIND_AFTER + 18)))
         # Receivers down and back, each on its own, one in 25 s.
         for which in ("smtp", "hook"):
             t = rng.uniform(3, 20)
@@ -438,13 +446,23 @@ class Campaign:
         self.active_end = time.time()
 
     # -- the end
+    def mails(self):
+        """The sink's mails, each parsed once (a long run has many)."""
+        names = sorted(n for n in os.listdir(self.smtp.maildir)
+                       if n.endswith(".eml"))
+        for n in names:
+            if n not in self.mail_cache:
+                self.mail_cache[n] = gwtest.Mail(
+                    os.path.join(self.smtp.maildir, n))
+        return [self.mail_cache[n] for n in names]
+
     def delivered(self):
         """(rule, notifier, record id) -> alert ids that carried it, as
         received: mails accepted by the sink, webhooks answered 2xx."""
         got = {}
         others = []                 # (notifier, alert id, title, text)
         known = {r["id"].lower() for r in self.records}
-        for m in self.smtp.mails():
+        for m in self.mails():
             aid = str(m["X-Glasswatch-Alert-Id"] or "")
             sysm = SYSTEM_RE.match(m.subject)
             if sysm:
@@ -509,7 +527,7 @@ class Campaign:
             self.daemon_check()
             if not self.missing() and not self.unsettled():
                 break
-            time.sleep(0.5)
+            time.sleep(1)
         # A few more polls and longer than retry.max: anything late shows.
         t = time.time()
         gwtest.wait_for(lambda: len(self.sim.queries_after(t)) >= 3,
@@ -562,8 +580,7 @@ class Campaign:
                 self.violate("unknown record %s delivered by %s to %s"
                              % (rid, rule, n))
         # Every ordinary id anywhere in what was sent, not only records.
-        blobs = [m.raw.decode("utf-8", "replace")
-                 for m in self.smtp.mails()]
+        blobs = [m.raw.decode("utf-8", "replace") for m in self.mails()]
         blobs += [r["body"] for r in self.hook.answered()]
         for rid in ordinary:
             if any(rid in b.lower() for b in blobs):
@@ -622,6 +639,30 @@ class Campaign:
                 if not any(b <= created for b in blind.get(key, [])):
                     self.violate("restored alert %s for %s without a "
                                  "blind alert before it" % (aid, key))
+        # A daemon that said "blind" and then read cleanly must say
+        # "restored" (unless it was killed before it could).
+        restored = {}
+        for n, aid, title, text in others:
+            if title and title.startswith("monitoring restored: "):
+                restored.setdefault(title.split(": ", 1)[1], []).append(
+                    alerts[aid]["created_us"] / 1e6)
+        for key, created_list in blind.items():
+            path = "graph" if "/graph/" in key else "query"
+            for created in set(created_list):
+                life = next((lv for lv in self.lives if lv[0] <= created and
+                             (lv[1] is None or created <= lv[1])), None)
+                ok_at = next((t for t, ok in self.source_requests(path)
+                              if ok and t > created), None)
+                if life is None or ok_at is None or life[1] is None or \
+                        life[1] < ok_at + 5 * gwtest.SCALE:
+                    continue
+                if not any(ok_at - 1 <= r <= life[1]
+                           for r in restored.get(key, [])):
+                    self.violate("%s read cleanly at %.0fs after its blind "
+                                 "alert, the daemon ran on till %.0fs, "
+                                 "but no restored alert came"
+                                 % (key, ok_at - self.t0,
+                                    life[1] - self.t0))
         # An outage a single daemon lived through well past blind_after
         # must have been reported.
         for path, start, end in self.outages:
@@ -632,7 +673,10 @@ class Campaign:
             if not lived:
                 continue
             sig = "/graph/" if path == "graph" else "/log_analytics/"
-            if not any(sig in k and any(start <= c <= end + 5 for c in v)
+            # The source may already have been failing (faults in a
+            # row) when the outage began: its blind alert came earlier.
+            if not any(sig in k and any(start - 3 * BLIND_AFTER <= c <=
+                                        end + 5 for c in v)
                        for k, v in blind.items()):
                 self.violate("outage of %s %.0f-%.0fs (%.0fs) raised no "
                              "blind alert" % (path, start - self.t0,
@@ -668,7 +712,7 @@ class Campaign:
                                    "status" else r["status"])
                     served[k] = served.get(k, 0) + 1
         per_n = {n: 0 for n in NOTIFIERS}
-        per_n["soc-mail"] = len(self.smtp.mails())
+        per_n["soc-mail"] = len(self.mails())
         per_n["soc-hook"] = len([r for r in self.hook.answered()
                                  if 200 <= r["status"] < 300])
         dups = self.duplicates(got)
