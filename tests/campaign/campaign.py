@@ -51,7 +51,7 @@ HOOK_KEY = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 HTTP_TIMEOUT = 5            # http.timeout (s); a stall outlasts it
 STALL = HTTP_TIMEOUT + 2
 BLIND_AFTER = 20            # the tenant's blind_after (s)
-HOOK_HOLD = 2.5             # a held webhook answer: a kill lands inside it
+HOLD = 2.5                  # a receiver holds its answer: a kill lands in it
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
                      r"[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 SYSTEM_RE = re.compile(r"^\[Sev(\d)\] glasswatch: (.*)$")
@@ -209,7 +209,10 @@ class Campaign:
     def setup(self):
         env = self.env
         self.sim = env.start_sim()
-        self.smtp = env.start_smtp()
+        self.smtp = env.start_smtp(start=False)
+        self.hold_file = env.path("smtp-hold")
+        self.smtp.extra += ["--hold-file", self.hold_file]
+        self.smtp.start()
         self.hook = env._own(HookSink(env))
         self.config_path = env.write_config(self.config())
         check = env.run_daemon(["-c", self.config_path, "--check"])
@@ -240,16 +243,33 @@ class Campaign:
             # Hold the next webhook answer, page, and kill while the
             # delivery is in flight (the receiver has the request).
             before = self.hook.arrived()
-            self.hook.script([{"status": 200, "delay": HOOK_HOLD}])
+            self.hook.script([{"status": 200, "delay": HOLD}])
             self.add_record(bg=True, ingest_delay=0, event_age=5)
             end = time.monotonic() + self.bounded(10)
             while time.monotonic() < end:
                 if self.hook.arrived() > before:
-                    time.sleep(self.rng.uniform(0, HOOK_HOLD / 2))
+                    time.sleep(self.rng.uniform(0, HOLD / 2))
                     break
                 time.sleep(0.05)
             else:
                 mode = "mid-hook (nothing in flight)"
+        elif mode == "mid-mail" and self.smtp.proc.poll() is None:
+            # The same with the mail server: it stores the message and
+            # holds its 250.
+            before = len(self.mails())
+            with open(self.hold_file, "w") as f:
+                f.write("%g\n" % HOLD)
+            self.add_record(bg=True, ingest_delay=0, event_age=5)
+            end = time.monotonic() + self.bounded(10)
+            while time.monotonic() < end:
+                if len(self.mails()) > before:
+                    time.sleep(self.rng.uniform(0, HOLD / 2))
+                    break
+                time.sleep(0.05)
+            else:
+                mode = "mid-mail (nothing in flight)"
+            if os.path.exists(self.hold_file):
+                os.unlink(self.hold_file)
         elif mode == "after-record":
             self.add_record(bg=True, ingest_delay=0,
                             event_age=self.rng.uniform(0, 60))
@@ -294,11 +314,18 @@ class Campaign:
         return "graph" if self.graph and self.rng.random() < 0.35 \
             else "query"
 
-    def fault(self):
-        kind = self.rng.choice([
-            "429", "5xx", "stall", "truncated", "malformed", "drop",
-            "token-expiry", "token-endpoint", "short-outage"])
+    def fault(self, avoid=None):
+        """One random fault; none on source `avoid` (the one in its
+        long outage, so that it reads again as soon as that ends)."""
+        kinds = ["429", "5xx", "stall", "truncated", "malformed", "drop"]
+        if avoid is None:
+            kinds += ["token-expiry", "token-endpoint", "short-outage"]
+        kind = self.rng.choice(kinds)
         path = self.source_path()
+        if avoid is not None:
+            if not self.graph:
+                return
+            path = "graph" if avoid == "query" else "query"
         spec = None
         if kind == "429":
             spec = {"status": 429, "retry_after": self.rng.randint(1, 3),
@@ -369,15 +396,17 @@ class Campaign:
         rng = self.rng
         events = []
         # Outages longer than blind_after: one per 150 s of run.  No kill
-        # falls in the first one, so that a daemon lives through it and
-        # must say the source is blind.
+        # falls in the first one or just after it, so that a daemon lives
+        # through it and must say the source is blind, then restored.
         quiet = None
         for i in range(max(1, int(d / 150))):
             start = rng.uniform(5, max(6, d - BLIND_AFTER - 25))
             length = rng.uniform(BLIND_AFTER + 12, BLIND_AFTER + 18)
-            events.append((start, "long-outage", length))
+            path = "query" if not self.graph or rng.random() < 0.5 \
+                else "graph"
+            events.append((start, "long-outage", (path, length)))
             if quiet is None:
-                quiet = (start - 12, start + length + 2)
+                quiet = (start - 12, start + length + 8, path)
         # Kills: spread over the run, at least 2 s apart.
         times = sorted(rng.uniform(3, d - 3) for _ in range(self.args.kills))
         last = 0.0
@@ -387,14 +416,18 @@ class Campaign:
                 t = quiet[1] + rng.uniform(0, 2)
             last = t
             mode = rng.choice(["random", "random", "after-record",
-                               "mid-hook"])
+                               "mid-hook", "mid-mail"])
             events.append((t, "kill", mode))
         # Records, the last ones visible well before the settle phase.
         for _ in range(self.args.records):
             events.append((rng.uniform(1, max(2, d - 25)), "record", None))
         # Tenant faults, about one every 3 s.
         for _ in range(max(3, int(d / 3))):
-            events.append((rng.uniform(2, d - 5), "fault", None))
+            t = rng.uniform(2, d - 5)
+            # None queued behind the first long outage: when it ends the
+            # source reads again at once.
+            events.append((t, "fault", quiet[2] if quiet[0] <= t <= quiet[1]
+                           else None))
         # Receivers down and back, each on its own, one in 25 s.
         for which in ("smtp", "hook"):
             t = rng.uniform(3, 20)
@@ -430,11 +463,9 @@ class Campaign:
             elif action == "record":
                 self.random_record()
             elif action == "fault":
-                self.fault()
+                self.fault(arg)
             elif action == "long-outage":
-                path = "query" if not self.graph or \
-                    self.rng.random() < 0.5 else "graph"
-                self.outage(path, arg, "long-outage")
+                self.outage(arg[0], arg[1], "long-outage")
             elif action == "down":
                 which, seconds = arg
                 if which not in ups:
