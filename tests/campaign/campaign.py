@@ -55,6 +55,7 @@ HOLD = 2.5                  # a receiver holds its answer: a kill lands in it
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
                      r"[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 SYSTEM_RE = re.compile(r"^\[Sev(\d)\] glasswatch: (.*)$")
+SEVERE_RE = re.compile(r"^\S+Z (emerg|alert|crit|error): ")
 
 
 class Violation(Exception):
@@ -274,6 +275,10 @@ class Campaign:
             self.add_record(bg=True, ingest_delay=0,
                             event_age=self.rng.uniform(0, 60))
             time.sleep(self.rng.uniform(0.2, 2.5))
+        elif mode == "at-start":
+            # Right after the last restart: opening the store, putting
+            # back what a crash left sending, the first polls.
+            time.sleep(self.rng.uniform(0.05, 0.8))
         self.daemon_check()
         self.daemon.kill9()
         self.lives[-1][1] = time.time()
@@ -308,6 +313,24 @@ class Campaign:
         else:
             age = self.rng.uniform(180, 3000)     # within Graph's 2h
         self.add_record(bg, delay, age)
+
+    def burst(self, n):
+        """n sign-ins, break-glass and ordinary, in one insert."""
+        users = [self.rng.choice([(BG1, BG1_UPN), (BG2, BG2_UPN),
+                                  (ORDINARY, ORDINARY_UPN)])
+                 for _ in range(n)]
+        rows = [{"UserId": u, "UserPrincipalName": upn} for u, upn in users]
+        delay = round(self.rng.uniform(0, 10), 2)
+        age = round(self.rng.uniform(0, 180), 2)
+        out = self.sim._call("POST", "/records", {
+            "table": "SigninLogs", "rows": rows, "ingest_delay": delay,
+            "event_age": age})
+        for (user, upn), rec in zip(users, out["records"]):
+            self.records.append({"id": rec["id"], "bg": user != ORDINARY,
+                                 "upn": upn,
+                                 "visible_at": rec["visible_at"]})
+        self.note("burst of %d records (late %.0fs, visible in %.1fs)"
+                  % (n, age, delay))
 
     # -- faults of the tenant
     def source_path(self):
@@ -411,16 +434,23 @@ class Campaign:
         times = sorted(rng.uniform(3, d - 3) for _ in range(self.args.kills))
         last = 0.0
         for t in times:
-            t = max(t, last + 2.0)
+            mode = rng.choice(["random", "random", "after-record",
+                               "mid-hook", "mid-mail", "at-start"])
+            # at-start follows the previous kill's restart at once.
+            t = last if mode == "at-start" and last > 0 else \
+                max(t, last + 2.0)
             if quiet[0] <= t <= quiet[1]:
                 t = quiet[1] + rng.uniform(0, 2)
             last = t
-            mode = rng.choice(["random", "random", "after-record",
-                               "mid-hook", "mid-mail"])
             events.append((t, "kill", mode))
-        # Records, the last ones visible well before the settle phase.
-        for _ in range(self.args.records):
-            events.append((rng.uniform(1, max(2, d - 25)), "record", None))
+        # Records, the last ones visible well before the settle phase;
+        # now and then a burst of them in one go.
+        n = self.args.records
+        while n > 0:
+            burst = rng.randint(5, 15) if rng.random() < 0.05 else 1
+            burst = min(burst, n)
+            n -= burst
+            events.append((rng.uniform(1, max(2, d - 25)), "record", burst))
         # Tenant faults, about one every 3 s.
         for _ in range(max(3, int(d / 3))):
             t = rng.uniform(2, d - 5)
@@ -460,8 +490,10 @@ class Campaign:
             self.daemon_check()
             if action == "kill":
                 self.kill(arg)
-            elif action == "record":
+            elif action == "record" and arg == 1:
                 self.random_record()
+            elif action == "record":
+                self.burst(arg)
             elif action == "fault":
                 self.fault(arg)
             elif action == "long-outage":
@@ -719,6 +751,14 @@ class Campaign:
                                 d["last_error"]))
         for line in self.env.sanitizer_reports():
             self.violate("sanitizer: " + line)
+        # The daemon's own alarms: only the blind sources it reported.
+        for p in self.env.processes:
+            if not isinstance(p, gwtest.Daemon):
+                continue
+            for line in p.output().splitlines():
+                if SEVERE_RE.search(line) and "is blind since" not in line:
+                    self.violate("%s: %s" % (os.path.basename(p.log_path),
+                                             line))
         return got
 
     def duplicates(self, got):
