@@ -429,7 +429,7 @@ class Campaign:
                 else "graph"
             events.append((start, "long-outage", (path, length)))
             if quiet is None:
-                quiet = (start - 12, start + length + 8, path)
+                quiet = (start - 12, start + length + 10, path)
         # Kills: spread over the run, at least 2 s apart.
         times = sorted(rng.uniform(3, d - 3) for _ in range(self.args.kills))
         last = 0.0
@@ -717,7 +717,7 @@ class Campaign:
                 ok_at = next((t for t, ok in self.source_requests(path)
                               if ok and t > created), None)
                 if life is None or ok_at is None or life[1] is None or \
-                        life[1] < ok_at + 5 * gwtest.SCALE:
+                        life[1] < ok_at + 7 * gwtest.SCALE:
                     continue
                 if not any(ok_at - 1 <= r <= life[1]
                            for r in restored.get(key, [])):
