@@ -32,7 +32,6 @@ import json
 import os
 import random
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -664,6 +663,7 @@ class Campaign:
             "SELECT id, kind, subject, description, created_us "
             "FROM alerts")}
         blind = {}                  # key -> [created]
+        checked = set()             # blind alerts checked (one per id)
         self.system = {}
         for n, aid, title, text in others:
             a = alerts.get(aid)
@@ -675,7 +675,10 @@ class Campaign:
             self.system[what] = self.system.get(what, 0) + 1
             key = title.split(": ", 1)[1] if ": " in title else ""
             created = a["created_us"] / 1e6
-            if what == "monitoring blind":
+            if what == "monitoring blind" and aid in checked:
+                blind.setdefault(key, []).append(created)
+            elif what == "monitoring blind":
+                checked.add(aid)
                 m = re.search(r"has not read \S+ since (\S+) \(",
                               a["description"] or "")
                 if m is None:
@@ -684,6 +687,10 @@ class Campaign:
                     continue
                 since = calendar.timegm(time.strptime(
                     m.group(1).rstrip("Z"), "%Y-%m-%dT%H:%M:%S"))
+                if created - since < BLIND_AFTER - 1:
+                    self.violate("blind alert %s for %s after %.1fs of "
+                                 "failures, before blind_after (%ds)"
+                                 % (aid, key, created - since, BLIND_AFTER))
                 ok, clean = self.blind_justified(key, since, created)
                 if not ok:
                     self.violate("blind alert %s for %s since %s is not "
