@@ -11,18 +11,21 @@ control API:
   POST /script            {"answers": [{"status": 500},
                             {"status": 429, "retry_after": 1}, ...],
                            "default": 200}: the next requests get these
-                           answers in turn, then the default
+                           answers in turn, then the default; an
+                           answer's "delay" (seconds) holds it back
   POST /reset             forget the requests and the script
 
 Each recorded request: {"n", "t", "method", "path", "headers" (names in
 lower case), "body" (text), "json" (parsed or null), "signature"
 ("ok", "bad: why" or null without a key), "status" (what was answered)}.
 A request whose signature does not verify is answered 401, as a receiver
-that checks would.
+that checks would.  With --record-file, each answered request is also
+appended there as one JSON line, so a sink stopped and started again on
+the same port (--port) keeps its history.
 
   hooksink.py --cert server.pem --key server.key [--port 0]
       [--control-port 0] [--secret-file F] [--tolerance 300]
-      [--ready-file F]
+      [--record-file F] [--ready-file F]
 
 Standard library only; run with /usr/bin/python3.
 """
@@ -78,8 +81,9 @@ def verify(key, headers, body, tolerance, now=None):
 
 
 class Sink:
-    def __init__(self, key, tolerance):
+    def __init__(self, key, tolerance, record_file=None):
         self.key = key
+        self.record_file = record_file
         self.tolerance = tolerance
         self.lock = threading.Lock()
         self.requests = []
@@ -103,12 +107,22 @@ class Sink:
                 answer = self.answers.pop(0)
             else:
                 answer = dict(self.default)
-            self.requests.append({
+            entry = {
                 "n": len(self.requests) + 1, "t": time.time(),
                 "method": method, "path": path, "headers": headers,
                 "body": body.decode("utf-8", "replace"), "json": parsed,
-                "signature": sig, "status": answer["status"]})
-        return answer
+                "signature": sig, "status": answer["status"]}
+            self.requests.append(entry)
+        return answer, entry
+
+    def persist(self, entry):
+        """Append an answered request to the record file."""
+        if self.record_file is None:
+            return
+        line = json.dumps(dict(entry, answered=time.time())) + "\n"
+        with self.lock:
+            with open(self.record_file, "a") as f:
+                f.write(line)
 
     def script(self, spec):
         with self.lock:
@@ -154,7 +168,10 @@ class HookHandler(http.server.BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        answer = self.server.sink.take("POST", self.path, headers, body)
+        answer, entry = self.server.sink.take("POST", self.path, headers,
+                                              body)
+        if answer.get("delay"):
+            time.sleep(min(float(answer["delay"]), 60))
         extra = {}
         if "retry_after" in answer:
             extra["Retry-After"] = str(answer["retry_after"])
@@ -163,6 +180,7 @@ class HookHandler(http.server.BaseHTTPRequestHandler):
         data = b'{"status":"success"}' if status < 300 else \
             b'{"error":"scripted failure"}'
         self.reply(status, data, extra)
+        self.server.sink.persist(entry)
 
     def do_GET(self):
         self.reply(405, b'{"error":"POST only"}')
@@ -236,11 +254,13 @@ def main(argv=None):
                     help="verify Standard Webhooks signatures with this key")
     ap.add_argument("--tolerance", type=int, default=300,
                     help="largest webhook-timestamp skew, in seconds")
+    ap.add_argument("--record-file",
+                    help="append every answered request here (JSON lines)")
     ap.add_argument("--ready-file")
     args = ap.parse_args(argv)
 
     key = load_key(args.secret_file) if args.secret_file else None
-    sink = Sink(key, args.tolerance)
+    sink = Sink(key, args.tolerance, args.record_file)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(args.cert, args.key)

@@ -1315,9 +1315,15 @@ class Sim:
                     continue
                 if (f["kind"] in DATA_FAULTS) != (stage == "data"):
                     continue
-                f["count"] -= 1
-                if f["count"] <= 0:
-                    self.faults.remove(f)
+                if f["until"] is not None:
+                    # An outage: every request until then, however many.
+                    if time.time() >= f["until"]:
+                        self.faults.remove(f)
+                        continue
+                else:
+                    f["count"] -= 1
+                    if f["count"] <= 0:
+                        self.faults.remove(f)
                 self.stats["faults_applied"] += 1
                 return dict(f)
         return None
@@ -1339,7 +1345,11 @@ class Sim:
         count = spec.get("count", 1)
         if not isinstance(count, int) or count < 1:
             raise ControlError("count must be a positive integer")
+        until = spec.get("until")
+        if until is not None and not isinstance(until, (int, float)):
+            raise ControlError("until must be a Unix time")
         fault = {"path": path, "kind": kind, "count": count,
+                 "until": float(until) if until is not None else None,
                  "status": spec.get("status"),
                  "retry_after": spec.get("retry_after"),
                  "body": spec.get("body"),
@@ -2890,7 +2900,9 @@ class ImdsServer(http.server.ThreadingHTTPServer):
 
 
 # --------------------------------------------------------------------------
-# The control API (plain HTTP, loopback).
+# The control API (plain HTTP, loopback).  A fault with "until" (a Unix
+# time) is an outage: it answers every matching request until then, its
+# count ignored.  POST /clear-faults drops every queued fault.
 
 class ControlHandler(http.server.BaseHTTPRequestHandler):
     def version_string(self):
@@ -2971,6 +2983,11 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
                     sim.reset_locked(keep_tokens=not (
                         isinstance(body, dict) and body.get("tokens")))
                 return self._reply(200, {"ok": True})
+            if path == "/clear-faults":
+                with sim.lock:
+                    n = len(sim.faults)
+                    sim.faults = []
+                return self._reply(200, {"cleared": n})
             if path == "/expire-tokens":
                 with sim.lock:
                     for t in sim.tokens.values():

@@ -10,14 +10,17 @@ always finds its .json.
   smtpsink.py --maildir DIR [--port 0] [--ready-file F]
       [--starttls CERT KEY | --implicit-tls CERT KEY]
       [--auth-user U --auth-password-file P]
-      [--refuse-rcpt ADDR]... [--tempfail-rcpt ADDR]...
+      [--refuse-rcpt ADDR]... [--tempfail-rcpt ADDR]... [--hold-file F]
 
 --starttls offers STARTTLS and refuses mail until the client uses it;
 --implicit-tls speaks TLS from the first byte (SMTPS).  With --auth-user,
 AUTH PLAIN/LOGIN is required; it is offered only over TLS, or in cleartext
 when no TLS is configured at all (we listen on loopback only).  The sink
 keeps numbering after the highest NNNN already in DIR, so it can be
-restarted on the same port and maildir ("SMTP down, then up").
+restarted on the same port and maildir ("SMTP down, then up").  When the
+--hold-file exists at the end of a message, the sink stores the message,
+removes the file and waits the seconds it holds before answering 250 (a
+client killed meanwhile sends the message again).
 """
 
 import argparse
@@ -61,6 +64,7 @@ class Sink:
         self.refuse = {a.lower() for a in args.refuse_rcpt}
         self.tempfail = {a.lower() for a in args.tempfail_rcpt}
         self.implicit = args.implicit_tls is not None
+        self.hold_file = args.hold_file
         numbers = [int(m.group(1)) for m in
                    (re.match(r"^(\d+)\.eml$", n)
                     for n in os.listdir(self.maildir)) if m]
@@ -104,7 +108,26 @@ class Sink:
         log("accepted %04d from %s to %s (%d bytes, tls=%s, auth=%s)"
             % (n, meta["mail_from"], ",".join(meta["rcpt_tos"]),
                len(content), meta["tls"], meta["auth_user"]))
+        hold = self.take_hold()
+        if hold > 0:
+            log("holding the answer to %04d for %.1fs" % (n, hold))
+            await asyncio.sleep(hold)
         return "250 2.0.0 OK: queued as %04d" % n
+
+    def take_hold(self):
+        """The seconds the hold file asks for, once (0: none)."""
+        if self.hold_file is None:
+            return 0
+        try:
+            with open(self.hold_file) as f:
+                text = f.read()
+            os.unlink(self.hold_file)
+        except OSError:
+            return 0
+        try:
+            return min(float(text.strip() or 0), 60)
+        except ValueError:
+            return 0
 
     async def handle_exception(self, error):
         # One line instead of aiosmtpd's traceback (e.g. a client that
@@ -202,6 +225,8 @@ def main(argv=None):
                     metavar="ADDR")
     ap.add_argument("--tempfail-rcpt", action="append", default=[],
                     metavar="ADDR")
+    ap.add_argument("--hold-file", metavar="F",
+                    help="when F exists, answer the next message late")
     args = ap.parse_args(argv)
     if bool(args.auth_user) != bool(args.auth_password_file):
         ap.error("--auth-user and --auth-password-file go together")
