@@ -50,7 +50,8 @@ nice ninja -C "$build" $exes >"$build/fuzz-build.log" 2>&1 ||
     fail_all "the build failed (see $build/fuzz-build.log)"
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/gw-fuzz.XXXXXX")
-trap 'rm -rf "$scratch"' EXIT INT TERM
+trap 'rm -rf "$scratch"' EXIT
+trap 'exit 130' INT TERM
 # The config harness writes its file there, never elsewhere.
 export TMPDIR="$scratch"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
