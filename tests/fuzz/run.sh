@@ -73,7 +73,7 @@ for t in $targets; do
 	if [ "$outcome" = OK ] && [ -d "$reg" ] &&
 	    [ -n "$(ls -A "$reg" 2>/dev/null)" ]; then
 		if ! nice "$exe" -timeout=10 "$reg"/* >"$log.reg" 2>&1; then
-			outcome="FAIL: a regression input fails again (see below)"
+			outcome="FAIL: a regression input fails again (see above)"
 			tail -n 40 "$log.reg"
 		fi
 	fi
