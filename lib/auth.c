@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "auth.h"
+#include "auth-answer.h"
 #include "config.h"
 #include "http.h"
 #include "jwt.h"
@@ -82,11 +83,6 @@ struct auth {
 };
 
 /* Room for what we copy out of an error response. */
-struct auth_errbuf {
-	char	error[64];
-	char	description[512];
-};
-
 static void	auth_destroy(struct auth *);
 static void	auth_kick_cb(evutil_socket_t, short, void *);
 
@@ -285,8 +281,8 @@ auth_imds_permanent(long status)
 	    status != 429;
 }
 
-static void
-auth_fill_error(const struct auth *a, const struct http_response *r,
+void
+auth_answer_error(int managed_identity, const struct http_response *r,
     struct auth_error *err, struct auth_errbuf *eb)
 {
 	json_t		*o, *v;
@@ -322,7 +318,7 @@ auth_fill_error(const struct auth *a, const struct http_response *r,
 		snprintf(eb->description, sizeof eb->description,
 		    "(no OAuth error in the %s response)",
 		    r->content_type != NULL ? r->content_type : "untyped");
-	if (a->kind == AUTH_MANAGED_IDENTITY)
+	if (managed_identity)
 		err->permanent = auth_imds_permanent(r->status);
 	else
 		err->permanent = auth_permanent(r->status, eb->error,
@@ -378,14 +374,12 @@ auth_token_ok(const char *s)
 	return 1;
 }
 
-/* Caches the token of a 200 answer. Returns 0, or -1 with why. */
-static int
-auth_parse_token(struct auth *a, const struct http_response *r, char *why,
-    size_t whysize)
+int
+auth_answer_token(const struct http_response *r, char **token,
+    int64_t *expires_in, char *why, size_t whysize)
 {
 	json_t		*o, *tok, *type;
 	json_error_t	 jerr;
-	int64_t		 expires_in, margin;
 	int		 rc = -1;
 
 	o = json_loadb(r->body, r->body_len, 0, &jerr);
@@ -406,21 +400,11 @@ auth_parse_token(struct auth *a, const struct http_response *r, char *why,
 		snprintf(why, whysize, "malformed token response: token_type "
 		    "is not Bearer");
 	else if (auth_expires_in(json_object_get(o, "expires_in"),
-	    &expires_in) == -1)
+	    expires_in) == -1)
 		snprintf(why, whysize, "malformed token response: no usable "
 		    "expires_in");
 	else {
-		freezero_str(a->token);
-		a->token = xstrdup(json_string_value(tok));
-		margin = expires_in / 10;
-		if (margin < AUTH_MIN_MARGIN)
-			margin = AUTH_MIN_MARGIN;
-		/* A token too short-lived to cache still serves this turn. */
-		a->renew_at = time_mono_us() + (expires_in - margin) *
-		    USEC_PER_SEC;
-		a->refreshes++;
-		log_debug("tenant %s: new token for %s, expires in %llds",
-		    a->tenant->name, a->scope, (long long)expires_in);
+		*token = xstrdup(json_string_value(tok));
 		rc = 0;
 	}
 	/* jansson frees without wiping. */
@@ -429,6 +413,29 @@ auth_parse_token(struct auth *a, const struct http_response *r, char *why,
 		    json_string_length(tok));
 	json_decref(o);
 	return rc;
+}
+
+/* Caches the token of a 200 answer. Returns 0, or -1 with why. */
+static int
+auth_parse_token(struct auth *a, const struct http_response *r, char *why,
+    size_t whysize)
+{
+	int64_t		 expires_in, margin;
+	char		*token;
+
+	if (auth_answer_token(r, &token, &expires_in, why, whysize) == -1)
+		return -1;
+	freezero_str(a->token);
+	a->token = token;
+	margin = expires_in / 10;
+	if (margin < AUTH_MIN_MARGIN)
+		margin = AUTH_MIN_MARGIN;
+	/* A token too short-lived to cache still serves this turn. */
+	a->renew_at = time_mono_us() + (expires_in - margin) * USEC_PER_SEC;
+	a->refreshes++;
+	log_debug("tenant %s: new token for %s, expires in %llds",
+	    a->tenant->name, a->scope, (long long)expires_in);
+	return 0;
 }
 
 static void
@@ -452,7 +459,8 @@ auth_done_cb(const struct http_response *r, void *arg)
 		err.description = why;
 		err.retry_after = r->retry_after;
 	} else
-		auth_fill_error(a, r, &err, &eb);
+		auth_answer_error(a->kind == AUTH_MANAGED_IDENTITY, r, &err,
+		    &eb);
 	auth_log_error(a, &err);
 	metrics_token(a->tenant->name, a->scope, 0);
 	auth_deliver(a, NULL, &err);

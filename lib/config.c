@@ -960,7 +960,8 @@ default_blind_after(struct config *c)
 		struct tenant_config *tc = &c->tenants[t];
 		int64_t shortest = 0;
 
-		if (tc->blind_after > 0)
+		/* A tenant without a name has been reported already. */
+		if (tc->blind_after > 0 || tc->name == NULL)
 			continue;
 		for (size_t i = 0; i < c->nrules; i++) {
 			const struct rule_config *r = &c->rules[i];

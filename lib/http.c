@@ -495,8 +495,7 @@ http_write_cb(char *ptr, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* Retry-After: delta-seconds or an HTTP-date (RFC 9110 10.2.3). */
-static int64_t
+int64_t
 http_parse_retry_after(const char *v)
 {
 	const char	*p;

@@ -43,6 +43,12 @@ char	*email_message_build(const struct alert *, const char *from,
  * and the last SMTP reply code (CURLINFO_RESPONSE_CODE; 0 when none). */
 enum deliver_result	email_classify(CURLcode, long reply);
 
+/* One line for the log: where, the reply code, libcurl's words (errbuf,
+ * CURLOPT_ERRORBUFFER, which holds the server's reply text: its control
+ * characters become spaces in place). No credentials. */
+void	email_why(char *out, size_t outlen, const char *origin, CURLcode,
+	    long reply, char *errbuf);
+
 /* 0 when addr is a usable bare address (local@domain, no whitespace,
  * control characters or angle brackets), else -1 with *why. */
 int	email_address_check(const char *addr, const char **why);

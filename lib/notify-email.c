@@ -687,8 +687,7 @@ email_classify(CURLcode rc, long reply)
 	}
 }
 
-/* One line: where, the reply code, libcurl's words. No credentials. */
-static void
+void
 email_why(char *out, size_t outlen, const char *origin, CURLcode rc,
     long reply, char *errbuf)
 {

@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "poller.h"
 #include "ratelimit.h"
+#include "service-error.h"
 #include "silence.h"
 #include "record.h"
 #include "rules.h"
@@ -480,39 +481,6 @@ poll_get_token(struct poller *p)
 	p->wait = auth_get(p->auth, token_cb, p);
 }
 
-/* The service's own words from an error body ({"error":{"code",
- * "message"}}), for the log; never the request. */
-static void
-error_summary(const char *body, size_t len, char *out, size_t outlen)
-{
-	json_t *root = json_loadb(body, len, 0, NULL);
-	json_t *e = json_object_get(root, "error");
-	const char *code = json_string_value(json_object_get(e, "code"));
-	const char *msg = json_string_value(json_object_get(e, "message"));
-
-	if (code != NULL)
-		snprintf(out, outlen, ": %s%s%s", code, msg ? ": " : "",
-		    msg ? msg : "");
-	else
-		out[0] = '\0';
-	json_decref(root);
-}
-
-/* Log Analytics answers an invalid or expired token with 403
- * InvalidAuthenticationToken (API-FACTS 2.3), not only 401. */
-static int
-token_refused(const char *body, size_t len)
-{
-	json_t *root = json_loadb(body, len, 0, NULL);
-	const char *code = json_string_value(json_object_get(
-	    json_object_get(root, "error"), "code"));
-	int refused = code != NULL &&
-	    strcmp(code, "InvalidAuthenticationToken") == 0;
-
-	json_decref(root);
-	return refused;
-}
-
 static int64_t
 poll_cursor(struct poller *p, enum signal s, int64_t now)
 {
@@ -630,7 +598,7 @@ response_cb(const struct http_response *r, void *arg)
 		return;
 	}
 	if ((r->status == 401 || (r->status == 403 &&
-	    token_refused(r->body, r->body_len))) && !p->refreshed) {
+	    service_error_token_refused(r->body, r->body_len))) && !p->refreshed) {
 		/* The token may have been revoked or expired early: one
 		 * fresh token, one retry. */
 		log_info("poller %s: HTTP %ld, fetching a new token and "
@@ -657,7 +625,7 @@ response_cb(const struct http_response *r, void *arg)
 	    p->next_url == NULL && poll_single_count(p) > 1) {
 		/* API-FACTS 3.1: whether Graph takes several accounts joined
 		 * with `or` is unverified; this tenant does not. */
-		error_summary(r->body, r->body_len, summary, sizeof summary);
+		service_error_summary(r->body, r->body_len, summary, sizeof summary);
 		log_warnx("poller %s: Graph refused the filter that joins the "
 		    "accounts with 'or' (HTTP 400%s); from now on one request "
 		    "per account", p->key, summary);
@@ -672,7 +640,7 @@ response_cb(const struct http_response *r, void *arg)
 	if (r->status != 200) {
 		if (r->status == 429 && p->tenant_budget != NULL)
 			poll_graph_throttled(p, r->retry_after);
-		error_summary(r->body, r->body_len, summary, sizeof summary);
+		service_error_summary(r->body, r->body_len, summary, sizeof summary);
 		poll_fail(p, r->retry_after, "HTTP %ld%s", r->status, summary);
 		return;
 	}

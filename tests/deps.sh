@@ -7,7 +7,8 @@ GW_PACKAGES="gcc libc6-dev pkg-config meson ninja-build systemd
 libcurl4-openssl-dev libjansson-dev libevent-dev libyaml-dev libsqlite3-dev
 libssl-dev check libsubunit-dev
 python3 python3-aiosmtpd openssl ca-certificates curl
-prometheus-alertmanager prometheus"
+prometheus-alertmanager prometheus
+clang libclang-rt-14-dev"
 
 gw_install_deps() {
 	missing=""

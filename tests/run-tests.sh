@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs what is missing, builds glasswatch twice (a normal build and one
 # with AddressSanitizer and UndefinedBehaviorSanitizer), runs every test in
-# both, and prints "N passed, N failed, N skipped". Exits non-zero on any
-# failure; with CI=true a skipped integration test is a failure too.
+# both, runs each fuzzing harness briefly (tests/fuzz/run.sh: one result
+# per target), and prints "N passed, N failed, N skipped". Exits non-zero
+# on any failure; with CI=true a skipped integration test is a failure too.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +36,11 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 run_build build
 run_build build-sanitize -Db_sanitize=address,undefined -Db_lundef=false
 
+# A short libFuzzer run of every harness (README.md "Proof"): one result
+# per target in the summary.
+export GW_FUZZ_RESULTS="$top/build-fuzz/fuzz-results.txt"
+tests/fuzz/run.sh 15 || true
+
 /usr/bin/python3 - build/meson-logs/testlog.json \
     build-sanitize/meson-logs/testlog.json <<'PY'
 import json, os, sys
@@ -63,6 +69,21 @@ for path in sys.argv[1:]:
             else:
                 print(f"{name}: {r}")
                 failed += 1
+fuzz = os.environ.get("GW_FUZZ_RESULTS")
+if fuzz:
+    results = []
+    if os.path.exists(fuzz):
+        with open(fuzz) as f:
+            results = [line.split() for line in f if line.strip()]
+    if not results:
+        print("build-fuzz: no fuzzing results: the fuzz run failed")
+        failed += 1
+    for name, r in results:
+        if r == "OK":
+            passed += 1
+        else:
+            print(f"build-fuzz: fuzz-{name}: {r}")
+            failed += 1
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed or passed == 0 else 0)
 PY

@@ -102,6 +102,20 @@ START_TEST(unknown_key)
 }
 END_TEST
 
+/* Found by fuzzing: a tenant without a name was still matched against
+ * the rules' tenants lists (strcmp on NULL) after the error. */
+START_TEST(tenant_without_name)
+{
+	ck_assert_ptr_null(load(
+	    "tenants:\n"
+	    "  - tenant_id: 00000000-0000-0000-0000-0000000000AA\n"
+	    RULE
+	    "    tenants: [contoso]\n"
+	    NOTIFIER));
+	expect_error(2, 5, "missing key 'name'");
+}
+END_TEST
+
 START_TEST(wrong_types)
 {
 	ck_assert_ptr_null(load(TENANT RULE
@@ -910,6 +924,7 @@ config_suite(void)
 	tcase_add_test(tc, public_cloud_fills_endpoints);
 	tcase_add_test(tc, state_dir_from_systemd);
 	tcase_add_test(tc, unknown_key);
+	tcase_add_test(tc, tenant_without_name);
 	tcase_add_test(tc, wrong_types);
 	tcase_add_test(tc, bad_durations);
 	tcase_add_test(tc, zero_frequency_refused);
