@@ -12,6 +12,7 @@
 #include "record.h"
 #include "source-graph.h"
 #include "source.h"
+#include "testdata.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -66,56 +67,13 @@ tenant_examples(void)
 	tenant.nbreak_glass = 3;
 }
 
-static int64_t
-us(const char *iso)
-{
-	int64_t v;
-
-	ck_assert_int_eq(time_parse_iso8601(iso, &v), 0);
-	return v;
-}
-
-static char *
-slurp(const char *name, size_t *len)
-{
-	char path[1024];
-	FILE *f;
-	char *data;
-	long n;
-
-	snprintf(path, sizeof path, "%s/%s", GW_TEST_DATA, name);
-	f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	data = xmalloc((size_t)n + 1);
-	ck_assert_int_eq(fread(data, 1, (size_t)n, f), (size_t)n);
-	data[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return data;
-}
-
-/* JSON written with ' for " so that it stays readable here. */
-static char *
-jq(const char *s)
-{
-	char *c = xstrdup(s);
-
-	for (char *p = c; *p != '\0'; p++)
-		if (*p == '\'')
-			*p = '"';
-	return c;
-}
-
 static void
 ctx_init(struct source_ctx *ctx, enum signal signal)
 {
 	memset(ctx, 0, sizeof *ctx);
 	ctx->tenant = &tenant;
 	ctx->signal = signal;
-	ctx->now_us = us(NOW);
+	ctx->now_us = testdata_us(NOW);
 }
 
 static int
@@ -134,7 +92,7 @@ static void
 gparse_ok(enum signal signal, const char *text, struct record_list *out,
     struct page_info *pi)
 {
-	char *body = jq(text), *err = NULL;
+	char *body = testdata_jq(text), *err = NULL;
 
 	record_list_init(out);
 	ck_assert_msg(gparse(signal, body, strlen(body), out, pi, &err) == 0,
@@ -149,7 +107,7 @@ gparse_fails(enum signal signal, const char *text, const char *want)
 {
 	struct record_list out;
 	struct page_info pi;
-	char *body = jq(text), *err = NULL;
+	char *body = testdata_jq(text), *err = NULL;
 
 	record_list_init(&out);
 	ck_assert_int_eq(gparse(signal, body, strlen(body), &out, &pi, &err),
@@ -238,7 +196,7 @@ static void
 assert_build(enum signal signal, const char *path, const char *filter,
     const char *top)
 {
-	char *url = gbuild(signal, us(NOW)), *p, *f, *t;
+	char *url = gbuild(signal, testdata_us(NOW)), *p, *f, *t;
 
 	p = url_path(url);
 	f = query_param(url, "$filter");
@@ -274,7 +232,7 @@ END_TEST
  * percent-encoded; `$filter` and `$top` with their `$`. */
 START_TEST(test_build_exact)
 {
-	char *url = gbuild(SIGNAL_SIGN_IN, us(NOW));
+	char *url = gbuild(SIGNAL_SIGN_IN, testdata_us(NOW));
 
 	ck_assert_str_eq(url, "https://graph.microsoft.com/v1.0/auditLogs/"
 	    "signIns?$filter=%28userId%20eq%20%27" BG1 "%27%20or%20userId"
@@ -321,7 +279,7 @@ START_TEST(test_build_lookback)
 {
 	/* The default (0) is 2h; whole seconds, rounded down so the window
 	 * never shrinks. */
-	char *url = gbuild(SIGNAL_SIGN_IN, us("2026-11-22T04:00:00.999999Z"));
+	char *url = gbuild(SIGNAL_SIGN_IN, testdata_us("2026-11-22T04:00:00.999999Z"));
 	char *f = query_param(url, "$filter");
 
 	ck_assert_ptr_nonnull(strstr(f, "createdDateTime ge "
@@ -330,7 +288,7 @@ START_TEST(test_build_lookback)
 	free(url);
 
 	tenant.graph_lookback = 30 * 60;
-	url = gbuild(SIGNAL_AUDIT, us(NOW));
+	url = gbuild(SIGNAL_AUDIT, testdata_us(NOW));
 	f = query_param(url, "$filter");
 	ck_assert_ptr_nonnull(strstr(f, "activityDateTime ge "
 	    "2026-11-22T03:30:00Z"));
@@ -338,7 +296,7 @@ START_TEST(test_build_lookback)
 	free(url);
 
 	tenant.graph_lookback = 3 * 86400;
-	url = gbuild(SIGNAL_NON_INTERACTIVE, us(NOW));
+	url = gbuild(SIGNAL_NON_INTERACTIVE, testdata_us(NOW));
 	f = query_param(url, "$filter");
 	ck_assert_ptr_nonnull(strstr(f, "createdDateTime ge "
 	    "2026-11-19T04:00:00Z"));
@@ -355,7 +313,7 @@ START_TEST(test_build_case_and_slash)
 
 	accounts[0].object_id = "5F1C2A9E-8D3B-4C7A-9E21-0B6D4F3A7C10";
 	tenant.endpoints.graph = "https://graph.example:8443//";
-	url = gbuild(SIGNAL_SIGN_IN, us(NOW));
+	url = gbuild(SIGNAL_SIGN_IN, testdata_us(NOW));
 	ck_assert_int_eq(strncmp(url, "https://graph.example:8443/v1.0/"
 	    "auditLogs/signIns?", 50), 0);
 	f = query_param(url, "$filter");
@@ -483,7 +441,7 @@ START_TEST(test_example_v1_trailing_comma_rejected)
 
 	tenant_examples();
 	for (size_t i = 0; i < 2; i++) {
-		body = slurp(files[i], &len);
+		body = testdata_slurp(GW_TEST_DATA, files[i], &len);
 		record_list_init(&out);
 		ck_assert_int_eq(gparse(SIGNAL_SIGN_IN, body, len, &out, &pi,
 		    &err), -1);
@@ -506,7 +464,7 @@ START_TEST(test_example_v1_fixed)
 	size_t len;
 
 	tenant_examples();
-	body = slurp("graph-signin-list-response-1-fixed.json", &len);
+	body = testdata_slurp(GW_TEST_DATA, "graph-signin-list-response-1-fixed.json", &len);
 	record_list_init(&out);
 	ck_assert_msg(gparse(SIGNAL_SIGN_IN, body, len, &out, &pi, &err) == 0,
 	    "%s", err);
@@ -521,7 +479,7 @@ START_TEST(test_example_v1_fixed)
 	ck_assert_int_eq(r->signal, SIGNAL_SIGN_IN);
 	ck_assert_str_eq(r->tenant, "contoso");
 	ck_assert_str_eq(r->id, "66ea54eb-6301-4ee5-be62-ff5a759b0100");
-	ck_assert_int_eq(r->event_us, us("2020-03-13T19:15:41.619583Z"));
+	ck_assert_int_eq(r->event_us, testdata_us("2020-03-13T19:15:41.619583Z"));
 	ck_assert_int_eq(r->ingest_us, 0);
 	ck_assert_str_eq(r->user_id, EX_V1);
 	ck_assert_str_eq(r->upn, "testaccount1@contoso.com");
@@ -553,7 +511,7 @@ START_TEST(test_example_v1_fixed)
 	record_list_clear(&out);
 	free(body);
 
-	body = slurp("graph-signin-list-response-2-fixed.json", &len);
+	body = testdata_slurp(GW_TEST_DATA, "graph-signin-list-response-2-fixed.json", &len);
 	ck_assert_msg(gparse(SIGNAL_SIGN_IN, body, len, &out, &pi, &err) == 0,
 	    "%s", err);
 	ck_assert_uint_eq(out.n, 1);
@@ -575,7 +533,7 @@ START_TEST(test_example_not_break_glass)
 	char *body, *err = NULL;
 	size_t len;
 
-	body = slurp("graph-signin-list-response-1-fixed.json", &len);
+	body = testdata_slurp(GW_TEST_DATA, "graph-signin-list-response-1-fixed.json", &len);
 	record_list_init(&out);
 	ck_assert_msg(gparse(SIGNAL_SIGN_IN, body, len, &out, &pi, &err) == 0,
 	    "%s", err);
@@ -611,7 +569,7 @@ START_TEST(test_example_beta_duplicate_keys)
 	accounts[0].upn = "v1-account@contoso.com";
 	accounts[1].upn = "testaccount1@contoso.com";
 	for (size_t i = 0; i < 2; i++) {
-		body = slurp(files[i], &len);
+		body = testdata_slurp(GW_TEST_DATA, files[i], &len);
 		/* The duplicates are really there. */
 		ck_assert_ptr_null(json_loadb(body, len,
 		    JSON_REJECT_DUPLICATES, &jerr));
@@ -625,7 +583,7 @@ START_TEST(test_example_beta_duplicate_keys)
 		r = out.v[0];
 		ck_assert_int_eq(r->signal, SIGNAL_NON_INTERACTIVE);
 		ck_assert_str_eq(r->id, "1691d37b-8579-43a7-966a-0f35583c1300");
-		ck_assert_int_eq(r->event_us, us("2021-06-30T16:34:32Z"));
+		ck_assert_int_eq(r->event_us, testdata_us("2021-06-30T16:34:32Z"));
 		ck_assert_str_eq(r->user_id, EX_BETA);
 		ck_assert_str_eq(r->upn, "testaccount1@contoso.com");
 		ck_assert_str_eq(r->app, "Azure Portal");
@@ -691,7 +649,7 @@ START_TEST(test_example_audits)
 
 	/* Response 1: the account is the second target. */
 	tenant_examples();
-	body = slurp("graph-directoryaudit-list-response-1.json", &len);
+	body = testdata_slurp(GW_TEST_DATA, "graph-directoryaudit-list-response-1.json", &len);
 	record_list_init(&out);
 	ck_assert_msg(gparse(SIGNAL_AUDIT, body, len, &out, &pi, &err) == 0,
 	    "%s", err);
@@ -700,7 +658,7 @@ START_TEST(test_example_audits)
 	r = out.v[0];
 	ck_assert_int_eq(r->signal, SIGNAL_AUDIT);
 	ck_assert_str_eq(r->id, "id");
-	ck_assert_int_eq(r->event_us, us("2018-01-09T21:20:02.721537Z"));
+	ck_assert_int_eq(r->event_us, testdata_us("2018-01-09T21:20:02.721537Z"));
 	ck_assert_int_eq(r->ingest_us, 0);
 	ck_assert_str_eq(r->user_id, EX_TGT);
 	ck_assert_str_eq(r->upn, "bob@contoso.com");
@@ -745,7 +703,7 @@ START_TEST(test_example_audits)
 
 	/* Response 2: nulls everywhere, an all-zero id as both. */
 	accounts[0].object_id = EX_ZERO;
-	body = slurp("graph-directoryaudit-list-response-2.json", &len);
+	body = testdata_slurp(GW_TEST_DATA, "graph-directoryaudit-list-response-2.json", &len);
 	ck_assert_msg(gparse(SIGNAL_AUDIT, body, len, &out, &pi, &err) == 0,
 	    "%s", err);
 	ck_assert_uint_eq(out.n, 1);
@@ -781,7 +739,7 @@ START_TEST(test_example_representations)
 	size_t len;
 
 	for (size_t i = 0; i < 2; i++) {
-		body = slurp(files[i], &len);
+		body = testdata_slurp(GW_TEST_DATA, files[i], &len);
 		record_list_init(&out);
 		ck_assert_int_eq(gparse(i == 0 ? SIGNAL_SIGN_IN : SIGNAL_AUDIT,
 		    body, len, &out, &pi, &err), -1);
@@ -882,7 +840,7 @@ START_TEST(test_next_link_message_has_no_query)
 {
 	struct record_list out;
 	struct page_info pi;
-	char *body = jq("{'value':[],'@odata.nextLink':"
+	char *body = testdata_jq("{'value':[],'@odata.nextLink':"
 	    "'https://evil.example/p?secret=s3cr3t'}"), *err = NULL;
 
 	record_list_init(&out);
@@ -960,7 +918,7 @@ START_TEST(test_lenient_cells)
 
 	r = out.v[0];
 	ck_assert_str_eq(r->id, "s0");
-	ck_assert_int_eq(r->event_us, us(NOW));
+	ck_assert_int_eq(r->event_us, testdata_us(NOW));
 	ck_assert_int_eq(r->result_code, -1);
 	ck_assert_int_eq(r->success, 0);
 	ck_assert_ptr_null(r->failure_reason);
@@ -984,7 +942,7 @@ START_TEST(test_lenient_cells)
 	r = out.v[3];
 	ck_assert_str_eq(r->id, "s5");
 	ck_assert_str_eq(r->user_id, BG2);
-	ck_assert_int_eq(r->event_us, us("2026-11-22T02:40:00.123456Z"));
+	ck_assert_int_eq(r->event_us, testdata_us("2026-11-22T02:40:00.123456Z"));
 	ck_assert_int_eq(r->result_code, -1);
 	record_list_clear(&out);
 }
@@ -1125,7 +1083,7 @@ START_TEST(test_audit_malformed)
 	ck_assert_ptr_null(out.v[0]->target_ids);
 	ck_assert_str_eq(out.v[1]->id, "m2");
 	ck_assert_str_eq(out.v[1]->user_id, BG2);
-	ck_assert_int_eq(out.v[1]->event_us, us(NOW));
+	ck_assert_int_eq(out.v[1]->event_us, testdata_us(NOW));
 	record_list_clear(&out);
 }
 END_TEST
@@ -1253,8 +1211,8 @@ START_TEST(test_same_as_log_analytics)
 	memset(&ctx, 0, sizeof ctx);
 	ctx.tenant = &tenant;
 	ctx.signal = SIGNAL_SIGN_IN;
-	ctx.now_us = us(NOW);
-	ctx.cursor_us = us("2026-11-22T03:40:00Z");
+	ctx.now_us = testdata_us(NOW);
+	ctx.cursor_us = testdata_us("2026-11-22T03:40:00Z");
 	record_list_init(&lout);
 	ck_assert_msg(source_loganalytics_ops.parse(&ctx, la, strlen(la),
 	    &lout, &pi, &err) == 0, "%s", err);
@@ -1270,7 +1228,7 @@ START_TEST(test_same_as_log_analytics)
 	ck_assert_int_eq(gout.v[0]->result_code, 50126);
 	ck_assert_ptr_null(gout.v[1]->failure_reason);
 	/* Only the ingestion time tells them apart. */
-	ck_assert_int_eq(lout.v[0]->ingest_us, us("2026-11-22T03:52:00Z"));
+	ck_assert_int_eq(lout.v[0]->ingest_us, testdata_us("2026-11-22T03:52:00Z"));
 	record_list_clear(&gout);
 	record_list_clear(&lout);
 	free(la);
@@ -1285,7 +1243,7 @@ START_TEST(test_error_adds_nothing)
 	char *body, *err = NULL;
 
 	record_list_init(&out);
-	body = jq("{'value':[{'id':'a','userId':'" BG1 "','createdDateTime':"
+	body = testdata_jq("{'value':[{'id':'a','userId':'" BG1 "','createdDateTime':"
 	    "'2026-11-22T03:00:00Z'},5]}");
 	ck_assert_int_eq(gparse(SIGNAL_SIGN_IN, body, strlen(body), &out, &pi,
 	    &err), -1);

@@ -12,6 +12,7 @@
 #include "rules.h"
 #include "source.h"
 #include "strlist.h"
+#include "testdata.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -43,49 +44,6 @@ tenant_setup(void)
 	tenant.nbreak_glass = 2;
 }
 
-static int64_t
-us(const char *iso)
-{
-	int64_t v;
-
-	ck_assert_int_eq(time_parse_iso8601(iso, &v), 0);
-	return v;
-}
-
-static char *
-slurp(const char *name, size_t *len)
-{
-	char path[1024];
-	FILE *f;
-	char *data;
-	long n;
-
-	snprintf(path, sizeof path, "%s/%s", GW_TEST_DATA, name);
-	f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	data = xmalloc((size_t)n + 1);
-	ck_assert_int_eq(fread(data, 1, (size_t)n, f), (size_t)n);
-	data[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return data;
-}
-
-/* JSON written with ' for " so that it stays readable here. */
-static char *
-jq(const char *s)
-{
-	char *c = xstrdup(s);
-
-	for (char *p = c; *p != '\0'; p++)
-		if (*p == '\'')
-			*p = '"';
-	return c;
-}
-
 static int
 la_parse_signal(enum signal signal, const char *body, size_t len,
     struct record_list *out, struct page_info *pi, char **err)
@@ -95,8 +53,8 @@ la_parse_signal(enum signal signal, const char *body, size_t len,
 	memset(&ctx, 0, sizeof ctx);
 	ctx.tenant = &tenant;
 	ctx.signal = signal;
-	ctx.now_us = us("2026-11-22T04:00:00Z");
-	ctx.cursor_us = us("2026-11-22T03:40:00Z");
+	ctx.now_us = testdata_us("2026-11-22T04:00:00Z");
+	ctx.cursor_us = testdata_us("2026-11-22T03:40:00Z");
 	return source_loganalytics_ops.parse(&ctx, body, len, out, pi, err);
 }
 
@@ -181,8 +139,8 @@ START_TEST(test_build_exact)
 	struct source_req req;
 	char *err = NULL;
 
-	ck_assert_int_eq(build(us("2026-11-22T04:00:00.123456Z"),
-	    us("2026-11-22T03:50:00.5Z"), &req, &err), 0);
+	ck_assert_int_eq(build(testdata_us("2026-11-22T04:00:00.123456Z"),
+	    testdata_us("2026-11-22T03:50:00.5Z"), &req, &err), 0);
 	ck_assert_ptr_null(err);
 	ck_assert_str_eq(req.method, "POST");
 	ck_assert_str_eq(req.url, "https://api.loganalytics.example/v1/"
@@ -209,7 +167,7 @@ END_TEST
 
 START_TEST(test_build_clamp)
 {
-	int64_t now = us("2026-11-22T04:00:00Z");
+	int64_t now = testdata_us("2026-11-22T04:00:00Z");
 	const char *head = "SigninLogs\n"
 	    "| where TimeGenerated >= datetime(2026-11-20T04:00:00.000000Z)\n"
 	    "| where ingestion_time() > "
@@ -217,7 +175,7 @@ START_TEST(test_build_clamp)
 	char *kql;
 
 	/* A cursor older than the look-back. */
-	kql = build_kql(now, us("2026-11-01T00:00:00Z"));
+	kql = build_kql(now, testdata_us("2026-11-01T00:00:00Z"));
 	ck_assert_msg(strncmp(kql, head, strlen(head)) == 0, "%s", kql);
 	free(kql);
 
@@ -227,7 +185,7 @@ START_TEST(test_build_clamp)
 	free(kql);
 
 	/* Just inside: the cursor minus the overlap lands exactly on it. */
-	kql = build_kql(now, us("2026-11-20T04:02:00Z"));
+	kql = build_kql(now, testdata_us("2026-11-20T04:02:00Z"));
 	ck_assert_msg(strncmp(kql, head, strlen(head)) == 0, "%s", kql);
 	free(kql);
 
@@ -239,7 +197,7 @@ START_TEST(test_build_clamp)
 
 	/* A cursor one second later moves the bound one second. */
 	tenant.log_analytics.overlap = 120;
-	kql = build_kql(now, us("2026-11-20T04:02:01Z"));
+	kql = build_kql(now, testdata_us("2026-11-20T04:02:01Z"));
 	ck_assert_ptr_nonnull(strstr(kql, "| where ingestion_time() > "
 	    "datetime(2026-11-20T04:00:01.000000Z)\n"));
 	free(kql);
@@ -248,7 +206,7 @@ END_TEST
 
 START_TEST(test_build_accounts)
 {
-	int64_t now = us("2026-11-22T04:00:00Z");
+	int64_t now = testdata_us("2026-11-22T04:00:00Z");
 	char *kql;
 
 	/* One account. */
@@ -280,7 +238,7 @@ START_TEST(test_build_rejects)
 		"",
 		"5f1c2a9e-8d3b-4c7a-9e21-0b6d4f3a7c10 ",
 	};
-	int64_t now = us("2026-11-22T04:00:00Z");
+	int64_t now = testdata_us("2026-11-22T04:00:00Z");
 	struct source_req req;
 	struct source_ctx ctx;
 	char *err;
@@ -329,14 +287,14 @@ END_TEST
  * the non-interactive table has SigninLogs' column names. */
 START_TEST(test_build_signals)
 {
-	int64_t now = us("2026-11-22T04:00:00Z");
+	int64_t now = testdata_us("2026-11-22T04:00:00Z");
 	const char *window =
 	    "| where TimeGenerated >= datetime(2026-11-20T04:00:00.000000Z)\n"
 	    "| where ingestion_time() > datetime(2026-11-22T03:48:00.000000Z)\n";
 	char *kql, *want;
 
 	kql = build_signal_kql(SIGNAL_NON_INTERACTIVE, now,
-	    us("2026-11-22T03:50:00Z"));
+	    testdata_us("2026-11-22T03:50:00Z"));
 	want = xasprintf("AADNonInteractiveUserSignInLogs\n%s"
 	    "| where UserId in~ (\"" BG1 "\", \"" BG2 "\")\n"
 	    KQL_PROJECT, window);
@@ -346,7 +304,7 @@ START_TEST(test_build_signals)
 
 	/* Audit: the account as initiator or anywhere in TargetResources
 	 * (the parser then keeps only real targets). */
-	kql = build_signal_kql(SIGNAL_AUDIT, now, us("2026-11-22T03:50:00Z"));
+	kql = build_signal_kql(SIGNAL_AUDIT, now, testdata_us("2026-11-22T03:50:00Z"));
 	want = xasprintf("AuditLogs\n%s"
 	    "| where tostring(InitiatedBy.user.id) in~ (\"" BG1 "\", \""
 	    BG2 "\") or TargetResources has_any (\"" BG1 "\", \"" BG2
@@ -369,7 +327,7 @@ START_TEST(test_build_endpoint_slash)
 	char *err = NULL;
 
 	tenant.endpoints.log_analytics = "http://127.0.0.1:8443/";
-	ck_assert_int_eq(build(us("2026-11-22T04:00:00Z"), 0, &req, &err), 0);
+	ck_assert_int_eq(build(testdata_us("2026-11-22T04:00:00Z"), 0, &req, &err), 0);
 	ck_assert_str_eq(req.url,
 	    "http://127.0.0.1:8443/v1/workspaces/" WS "/query");
 	source_req_clear(&req);
@@ -387,7 +345,7 @@ START_TEST(test_spec_example)
 	size_t len;
 	int64_t v;
 
-	data = slurp("oms-post-example.json", &len);
+	data = testdata_slurp(GW_TEST_DATA, "oms-post-example.json", &len);
 	doc = json_loadb(data, len, 0, NULL);
 	ck_assert_ptr_nonnull(doc);
 	body = json_object_get(json_object_get(json_object_get(
@@ -416,7 +374,7 @@ START_TEST(test_spec_example)
 	    la_table_column(&t, "IsBillable"))));
 	ck_assert_int_eq(la_table_time(&t, 0,
 	    la_table_column(&t, "TimeGenerated"), &v), 0);
-	ck_assert_int_eq(v, us("2017-08-24T06:59:59Z"));
+	ck_assert_int_eq(v, testdata_us("2017-08-24T06:59:59Z"));
 	ck_assert_int_eq(la_table_column(&t, "NoSuchColumn"), -1);
 	la_table_free(&t);
 
@@ -439,7 +397,7 @@ parse_file(const char *name, struct record_list *out, struct page_info *pi)
 	char *data, *err = NULL;
 	size_t len;
 
-	data = slurp(name, &len);
+	data = testdata_slurp(GW_TEST_DATA, name, &len);
 	record_list_init(out);
 	ck_assert_msg(la_parse(data, len, out, pi, &err) == 0, "%s: %s", name,
 	    err);
@@ -471,7 +429,7 @@ START_TEST(test_signin_page)
 	ck_assert_ptr_null(pi.partial_why);
 	ck_assert_ptr_null(pi.next_url);
 	/* The other user's row is the newest: it counts, it is not kept. */
-	ck_assert_int_eq(pi.max_ingest_us, us("2026-11-22T03:59:59.999999Z"));
+	ck_assert_int_eq(pi.max_ingest_us, testdata_us("2026-11-22T03:59:59.999999Z"));
 	/* Two break-glass rows lack an Id or a time: kept, not dropped. */
 	ck_assert_int_eq(out.n, 6);
 	{
@@ -487,8 +445,8 @@ START_TEST(test_signin_page)
 	ck_assert_int_eq(r->signal, SIGNAL_SIGN_IN);
 	ck_assert_str_eq(r->tenant, "contoso");
 	ck_assert_str_eq(r->id, "7c3e1a52-0d4b-4f6e-9a18-3b5c7d9e1f20");
-	ck_assert_int_eq(r->event_us, us("2026-11-22T03:48:15.555Z"));
-	ck_assert_int_eq(r->ingest_us, us("2026-11-22T03:50:01.123456Z"));
+	ck_assert_int_eq(r->event_us, testdata_us("2026-11-22T03:48:15.555Z"));
+	ck_assert_int_eq(r->ingest_us, testdata_us("2026-11-22T03:50:01.123456Z"));
 	ck_assert_int_eq(r->received_us, 0);
 	ck_assert_str_eq(r->user_id, BG1);	/* upper case on the wire */
 	ck_assert_str_eq(r->upn, "bg1@contoso.onmicrosoft.com");
@@ -524,7 +482,7 @@ START_TEST(test_signin_page)
 
 	/* No CreatedDateTime: TimeGenerated; no ResultDescription: Status. */
 	r = find_id(&out, "3c0e5f72-6d8b-4a94-8c2f-7b1d9e4a6f85");
-	ck_assert_int_eq(r->event_us, us("2026-11-22T03:52:40.765432Z"));
+	ck_assert_int_eq(r->event_us, testdata_us("2026-11-22T03:52:40.765432Z"));
 	ck_assert_str_eq(r->location, "DE");
 	ck_assert_int_eq(r->result_code, 50074);
 	ck_assert_str_eq(r->failure_reason,
@@ -603,7 +561,7 @@ START_TEST(test_partial_error)
 	    "processing your query on the server.)");
 	ck_assert_int_eq(pi.rows, 1);
 	ck_assert_int_eq(out.n, 1);	/* stored; the cursor stays */
-	ck_assert_int_eq(pi.max_ingest_us, us("2026-11-22T03:50:01.123456Z"));
+	ck_assert_int_eq(pi.max_ingest_us, testdata_us("2026-11-22T03:50:01.123456Z"));
 	ck_assert_str_eq(out.v[0]->user_id, BG1);
 	record_list_clear(&out);
 	page_info_clear(&pi);
@@ -701,7 +659,7 @@ START_TEST(test_errors)
 	char *body, *err;
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		body = jq(cases[i].body);
+		body = testdata_jq(cases[i].body);
 		err = NULL;
 		record_list_init(&out);
 		ck_assert_msg(la_parse(body, strlen(body), &out, &pi, &err) ==
@@ -749,7 +707,7 @@ START_TEST(test_bad_cells_read_as_null)
 
 	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
 		struct la_table t;
-		char *body = jq(bodies[i]), *err = NULL;
+		char *body = testdata_jq(bodies[i]), *err = NULL;
 
 		ck_assert_msg(la_table_parse(body, strlen(body), &t, &err) == 0,
 		    "case %zu: %s", i, err ? err : "");
@@ -768,7 +726,7 @@ START_TEST(test_wrong_row_length_message)
 	struct la_table t;
 	char *body, *err = NULL;
 
-	body = jq("{'tables':[{'name':'PrimaryResult','columns':["
+	body = testdata_jq("{'tables':[{'name':'PrimaryResult','columns':["
 	    "{'name':'a','type':'string'},{'name':'b','type':'string'},"
 	    "{'name':'c','type':'string'},{'name':'d','type':'string'},"
 	    "{'name':'e','type':'string'},{'name':'f','type':'string'}],"
@@ -789,7 +747,7 @@ START_TEST(test_truncated)
 	char *data, *err;
 	size_t len;
 
-	data = slurp("la-signin-nested.json", &len);
+	data = testdata_slurp(GW_TEST_DATA, "la-signin-nested.json", &len);
 	for (size_t cut = 1; cut < len - 2; cut += 97) {
 		err = NULL;
 		record_list_init(&out);
@@ -809,7 +767,7 @@ START_TEST(test_scalars)
 	char *body, *err = NULL;
 	int64_t v;
 
-	body = jq("{'tables':[{'name':'PrimaryResult','columns':["
+	body = testdata_jq("{'tables':[{'name':'PrimaryResult','columns':["
 	    "{'name':'b','type':'bool'},{'name':'l','type':'long'},"
 	    "{'name':'i','type':'int'},{'name':'r','type':'real'},"
 	    "{'name':'t','type':'datetime'},{'name':'d','type':'dynamic'},"
@@ -845,9 +803,9 @@ START_TEST(test_scalars)
 	ck_assert_str_eq(la_table_string(&t, 3, 3), "NaN");
 	/* Seven fractional digits: the seventh is cut, never rounded up. */
 	ck_assert_int_eq(la_table_time(&t, 0, 4, &v), 0);
-	ck_assert_int_eq(v, us("2026-11-22T03:49:15.123456Z"));
+	ck_assert_int_eq(v, testdata_us("2026-11-22T03:49:15.123456Z"));
 	ck_assert_int_eq(la_table_time(&t, 4, 4, &v), 0);
-	ck_assert_int_eq(v, us("2026-11-22T02:49:15Z"));
+	ck_assert_int_eq(v, testdata_us("2026-11-22T02:49:15Z"));
 	ck_assert_int_eq(la_table_time(&t, 5, 4, &v), -1);
 	ck_assert_str_eq(la_table_string(&t, 3, 5), "not json {");
 	ck_assert_str_eq(la_table_string(&t, 4, 5), "");
@@ -867,7 +825,7 @@ START_TEST(test_duplicate_keys_and_nul)
 
 	/* Duplicate keys: the last one wins, in the document and in JSON
 	 * text; a NUL in a string never cuts it short. */
-	body = jq("{'tables':[{'name':'Old','columns':[],'rows':[]}],"
+	body = testdata_jq("{'tables':[{'name':'Old','columns':[],'rows':[]}],"
 	    "'tables':[{'name':'PrimaryResult','columns':["
 	    "{'name':'d','type':'dynamic'},{'name':'e','type':'dynamic'},"
 	    "{'name':'s','type':'string'}],'rows':["
@@ -904,7 +862,7 @@ mini(const char *rows, struct record_list *out, struct page_info *pi,
 	    "{'name':'ResultType','type':'string'},"
 	    "{'name':'ResultDescription','type':'string'},"
 	    "{'name':'Status','type':'dynamic'}],'rows':[%s]}]}", rows);
-	body = jq(text);
+	body = testdata_jq(text);
 	record_list_init(out);
 	*err = NULL;
 	rc = la_parse(body, strlen(body), out, pi, err);
@@ -1029,7 +987,7 @@ START_TEST(test_rows_dropped_and_kept)
 	    "null]", &out, &pi, &err), 0);
 	ck_assert_int_eq(out.n, 0);
 	ck_assert_int_eq(pi.rows, 5);
-	ck_assert_int_eq(pi.max_ingest_us, us("2026-11-22T03:59:00.765432Z"));
+	ck_assert_int_eq(pi.max_ingest_us, testdata_us("2026-11-22T03:59:00.765432Z"));
 	record_list_clear(&out);
 	page_info_clear(&pi);
 
@@ -1050,11 +1008,11 @@ START_TEST(test_rows_dropped_and_kept)
 	/* Different rows, different stand-in ids. */
 	ck_assert_str_ne(out.v[0]->id, out.v[1]->id);
 	ck_assert_str_eq(out.v[2]->id, "id3");
-	ck_assert_int_eq(out.v[2]->event_us, us("2026-11-22T03:53:00Z"));
+	ck_assert_int_eq(out.v[2]->event_us, testdata_us("2026-11-22T03:53:00Z"));
 	ck_assert_str_eq(out.v[3]->id, "id4");
 	ck_assert_int_eq(out.v[3]->ingest_us, 0);
 	ck_assert_int_eq(pi.rows, 4);
-	ck_assert_int_eq(pi.max_ingest_us, us("2026-11-22T03:55:00Z"));
+	ck_assert_int_eq(pi.max_ingest_us, testdata_us("2026-11-22T03:55:00Z"));
 	record_list_clear(&out);
 	page_info_clear(&pi);
 
@@ -1113,7 +1071,7 @@ parse_file_signal(enum signal signal, const char *name,
 	char *data, *err = NULL;
 	size_t len;
 
-	data = slurp(name, &len);
+	data = testdata_slurp(GW_TEST_DATA, name, &len);
 	record_list_init(out);
 	ck_assert_msg(la_parse_signal(signal, data, len, out, pi, &err) == 0,
 	    "%s: %s", name, err);
@@ -1129,7 +1087,7 @@ nested_body(const char *name, const char *const *columns)
 	char *data, *body;
 	size_t len, i, j;
 
-	data = slurp(name, &len);
+	data = testdata_slurp(GW_TEST_DATA, name, &len);
 	doc = json_loadb(data, len, 0, NULL);
 	ck_assert_ptr_nonnull(doc);
 	free(data);
@@ -1209,15 +1167,15 @@ START_TEST(test_noninteractive_page)
 	ck_assert_int_eq(pi.rows, 4);
 	ck_assert_int_eq(pi.partial, 0);
 	/* The other user's row is the newest: counted, not kept. */
-	ck_assert_int_eq(pi.max_ingest_us, us("2026-11-22T03:59:59.999999Z"));
+	ck_assert_int_eq(pi.max_ingest_us, testdata_us("2026-11-22T03:59:59.999999Z"));
 	ck_assert_int_eq(out.n, 3);
 
 	r = out.v[0];
 	ck_assert_int_eq(r->signal, SIGNAL_NON_INTERACTIVE);
 	ck_assert_str_eq(r->tenant, "contoso");
 	ck_assert_str_eq(r->id, "8d4f2b63-1e5c-4a7f-8b29-4c6d8e0f2a31");
-	ck_assert_int_eq(r->event_us, us("2026-11-22T03:48:15.555Z"));
-	ck_assert_int_eq(r->ingest_us, us("2026-11-22T03:50:01.123456Z"));
+	ck_assert_int_eq(r->event_us, testdata_us("2026-11-22T03:48:15.555Z"));
+	ck_assert_int_eq(r->ingest_us, testdata_us("2026-11-22T03:50:01.123456Z"));
 	ck_assert_str_eq(r->user_id, BG1);	/* upper case on the wire */
 	ck_assert_str_eq(r->upn, "bg1@contoso.onmicrosoft.com");
 	ck_assert_str_eq(r->ip, "175.45.176.99");
@@ -1301,7 +1259,7 @@ START_TEST(test_audit_page)
 	parse_file_signal(SIGNAL_AUDIT, "la-audit-hunting.json", &out, &pi);
 	ck_assert_int_eq(pi.rows, 5);
 	ck_assert_int_eq(pi.partial, 0);
-	ck_assert_int_eq(pi.max_ingest_us, us("2026-11-22T03:59:59.999999Z"));
+	ck_assert_int_eq(pi.max_ingest_us, testdata_us("2026-11-22T03:59:59.999999Z"));
 	ck_assert_int_eq(out.n, 3);
 
 	/* The initiator. */
@@ -1311,8 +1269,8 @@ START_TEST(test_audit_page)
 	ck_assert_str_eq(r->id,
 	    "Directory_9cee9603-bca7-4e62-9634-f1bfdc39ca2f_1261B_35670955");
 	/* ActivityDateTime, not TimeGenerated. */
-	ck_assert_int_eq(r->event_us, us("2026-11-22T03:48:15.555Z"));
-	ck_assert_int_eq(r->ingest_us, us("2026-11-22T03:50:01.123456Z"));
+	ck_assert_int_eq(r->event_us, testdata_us("2026-11-22T03:48:15.555Z"));
+	ck_assert_int_eq(r->ingest_us, testdata_us("2026-11-22T03:50:01.123456Z"));
 	ck_assert_str_eq(r->user_id, BG1);
 	ck_assert_str_eq(r->upn, "bg1@contoso.onmicrosoft.com");
 	ck_assert_str_eq(r->ip, "45.153.160.2");
@@ -1366,7 +1324,7 @@ START_TEST(test_audit_page)
 	r = out.v[2];
 	ck_assert_str_eq(r->id,
 	    "Directory_61576753-576a-47ba-8c1c-69047fd50427_UETZH_76356316");
-	ck_assert_int_eq(r->event_us, us("2026-11-22T03:52:10.1Z"));
+	ck_assert_int_eq(r->event_us, testdata_us("2026-11-22T03:52:10.1Z"));
 	ck_assert_str_eq(r->user_id, BG1);
 	ck_assert_str_null(r->ip);
 	ck_assert_str_eq(r->initiator, "Microsoft Graph");
@@ -1409,10 +1367,10 @@ START_TEST(test_union_build)
 	memset(&ctx, 0, sizeof ctx);
 	ctx.tenant = &tenant;
 	ctx.signal = SIGNAL_AUDIT;
-	ctx.now_us = us("2026-11-22T04:00:00Z");
+	ctx.now_us = testdata_us("2026-11-22T04:00:00Z");
 	ctx.together = SIGNAL_BIT(SIGNAL_SIGN_IN) | SIGNAL_BIT(SIGNAL_AUDIT);
-	ctx.cursors_us[SIGNAL_SIGN_IN] = us("2026-11-22T03:50:00Z");
-	ctx.cursors_us[SIGNAL_AUDIT] = us("2026-11-22T03:30:00Z");
+	ctx.cursors_us[SIGNAL_SIGN_IN] = testdata_us("2026-11-22T03:50:00Z");
+	ctx.cursors_us[SIGNAL_AUDIT] = testdata_us("2026-11-22T03:30:00Z");
 	ctx.cursor_us = ctx.cursors_us[SIGNAL_AUDIT];
 	ck_assert_msg(source_loganalytics_ops.build(&ctx, &req, &err) == 0,
 	    "%s", err);
@@ -1503,7 +1461,7 @@ START_TEST(test_union_parse)
 	memset(&ctx, 0, sizeof ctx);
 	ctx.tenant = &tenant;
 	ctx.signal = SIGNAL_SIGN_IN;
-	ctx.now_us = us("2026-11-22T04:00:00Z");
+	ctx.now_us = testdata_us("2026-11-22T04:00:00Z");
 	ctx.together = SIGNAL_BIT(SIGNAL_SIGN_IN) | SIGNAL_BIT(SIGNAL_AUDIT);
 	record_list_init(&out);
 	ck_assert_msg(source_loganalytics_ops.parse(&ctx, body,
@@ -1520,12 +1478,12 @@ START_TEST(test_union_parse)
 	/* The other leg's columns are not in the raw row. */
 	ck_assert_ptr_null(strstr(out.v[1]->raw, "CreatedDateTime"));
 	ck_assert_int_eq(pi.signal_max_ingest_us[SIGNAL_SIGN_IN],
-	    us("2026-11-22T03:55:00Z"));
+	    testdata_us("2026-11-22T03:55:00Z"));
 	ck_assert_int_eq(pi.signal_max_ingest_us[SIGNAL_AUDIT],
-	    us("2026-11-22T03:52:00Z"));
+	    testdata_us("2026-11-22T03:52:00Z"));
 	/* The skipped row moves no cursor. */
 	ck_assert_int_eq(pi.signal_max_ingest_us[SIGNAL_NON_INTERACTIVE], 0);
-	ck_assert_int_eq(pi.max_ingest_us, us("2026-11-22T03:55:00Z"));
+	ck_assert_int_eq(pi.max_ingest_us, testdata_us("2026-11-22T03:55:00Z"));
 	record_list_clear(&out);
 	page_info_clear(&pi);
 }

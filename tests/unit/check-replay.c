@@ -81,15 +81,6 @@ refused(const char *text, const char *why)
 	free(err);
 }
 
-static int64_t
-us(const char *iso)
-{
-	int64_t v;
-
-	ck_assert_int_eq(time_parse_iso8601(iso, &v), 0);
-	return v;
-}
-
 #define INTEGRATION_DATA	GW_SOURCE_ROOT "/tests/integration/data"
 
 START_TEST(test_graph_page)
@@ -104,7 +95,7 @@ START_TEST(test_graph_page)
 	ck_assert_str_eq(l.v[0]->tenant, "contoso");
 	ck_assert_str_eq(l.v[0]->id, "a1000000-0000-4000-8000-000000000001");
 	ck_assert_str_eq(l.v[0]->location, "Redmond, Washington, US");
-	ck_assert_int_eq(l.v[0]->event_us, us("2026-11-20T10:00:00Z"));
+	ck_assert_int_eq(l.v[0]->event_us, testdata_us("2026-11-20T10:00:00Z"));
 	ck_assert_str_eq(l.v[2]->user_id, BG2);
 	ck_assert_int_eq(l.v[2]->result_code, 50126);
 	record_list_clear(&l);
@@ -165,7 +156,7 @@ START_TEST(test_log_analytics_query)
 	ck_assert_int_eq(l.v[0]->result_code, 50074);
 	ck_assert_int_eq(l.v[0]->success, 0);
 	ck_assert_int_eq(l.v[1]->result_code, 0);
-	ck_assert_int_eq(l.v[1]->event_us, us("2026-11-22T12:00:20.5Z"));
+	ck_assert_int_eq(l.v[1]->event_us, testdata_us("2026-11-22T12:00:20.5Z"));
 	ck_assert_int_eq(l.v[1]->ingest_us, 0);
 	ck_assert_str_eq(l.v[0]->location, "Amsterdam, Noord-Holland, NL");
 	ck_assert_str_eq(l.v[1]->location, "Amsterdam, Noord-Holland, NL");
@@ -194,7 +185,7 @@ START_TEST(test_log_analytics_union)
 	load(body, sizeof body - 1, REPLAY_LOG_ANALYTICS, 3, &l);
 	ck_assert_uint_eq(l.n, 2);
 	ck_assert_int_eq(l.v[0]->signal, SIGNAL_SIGN_IN);
-	ck_assert_int_eq(l.v[0]->ingest_us, us("2026-11-22T12:01:00Z"));
+	ck_assert_int_eq(l.v[0]->ingest_us, testdata_us("2026-11-22T12:01:00Z"));
 	ck_assert_int_eq(l.v[1]->signal, SIGNAL_NON_INTERACTIVE);
 	record_list_clear(&l);
 }
@@ -240,7 +231,7 @@ START_TEST(test_csv_portal_signins)
 	    "The account is locked.");
 	ck_assert_str_eq(l.v[0]->correlation_id,
 	    "c3000000-0000-4000-8000-000000000001");
-	ck_assert_int_eq(l.v[0]->event_us, us("2026-11-21T08:00:00Z"));
+	ck_assert_int_eq(l.v[0]->event_us, testdata_us("2026-11-21T08:00:00Z"));
 	/* The portal leaves a success's code empty: Status says success. */
 	ck_assert_int_eq(l.v[1]->result_code, 0);
 	ck_assert_int_eq(l.v[1]->success, 1);

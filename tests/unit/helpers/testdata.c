@@ -4,6 +4,8 @@
 #include <stdlib.h>
 
 #include "testdata.h"
+#include "timeutil.h"
+#include "xmalloc.h"
 
 char *
 testdata_slurp(const char *dir, const char *name, size_t *len)
@@ -30,4 +32,24 @@ testdata_slurp(const char *dir, const char *name, size_t *len)
 	fclose(f);
 	*len = (size_t)n;
 	return data;
+}
+
+int64_t
+testdata_us(const char *iso)
+{
+	int64_t v;
+
+	ck_assert_msg(time_parse_iso8601(iso, &v) == 0, "bad time %s", iso);
+	return v;
+}
+
+char *
+testdata_jq(const char *s)
+{
+	char *c = xstrdup(s);
+
+	for (char *p = c; *p != '\0'; p++)
+		if (*p == '\'')
+			*p = '"';
+	return c;
 }
