@@ -33,6 +33,10 @@ int64_t	systemd_watchdog_usec(void);
 /* testnotify.c: --test-notify NAME; returns the exit code. */
 int	test_notify(const char *config_path, const char *name, int debug);
 
+/* posture.c: --posture; returns the exit code (0 all passed, 2 a check
+ * failed or could not be read, 78 invalid config). */
+int	posture_cli(const char *config_path, int debug);
+
 /* lock.c: the exclusive lock on state_dir; returns the held fd, or -1
  * with *exit_code (EXIT_LOCKED or EXIT_STATE_DIR) after logging why. */
 int	state_dir_lock(const char *state_dir, int *exit_code);

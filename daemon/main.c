@@ -18,13 +18,15 @@
 
 #define DEFAULT_CONFIG	"/etc/glasswatch/glasswatch.yaml"
 
-enum { OPT_CHECK = 256, OPT_ONCE, OPT_VERSION, OPT_TEST_NOTIFY };
+enum { OPT_CHECK = 256, OPT_ONCE, OPT_VERSION, OPT_TEST_NOTIFY,
+	OPT_POSTURE };
 
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "once", no_argument, NULL, OPT_ONCE },
 	{ "test-notify", required_argument, NULL, OPT_TEST_NOTIFY },
+	{ "posture", no_argument, NULL, OPT_POSTURE },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -43,6 +45,8 @@ usage(FILE *f)
 	    "       glasswatchd [-d] [-c FILE] --test-notify NAME\n"
 	    "                                             send a test alert "
 	    "through one notifier\n"
+	    "       glasswatchd [-d] [-c FILE] --posture  check the break-glass "
+	    "accounts' setup\n"
 	    "       glasswatchd --version | --help\n"
 	    "\n"
 	    "  -c, --config FILE  configuration file (default %s)\n"
@@ -50,7 +54,8 @@ usage(FILE *f)
 	    "\n"
 	    "exit codes: 0 ok; 1 --check found errors; 2 --once left a "
 	    "source or delivery failing,\n"
-	    "            or --test-notify was not delivered;\n"
+	    "            or --test-notify was not delivered, or a --posture "
+	    "check failed;\n"
 	    "            64 bad usage; 73 state_dir unusable; 75 state_dir "
 	    "locked; 78 invalid configuration\n", DEFAULT_CONFIG);
 }
@@ -136,7 +141,7 @@ main(int argc, char *argv[])
 {
 	struct daemon_opts opts = { DEFAULT_CONFIG, 0, 0 };
 	const char *notify = NULL;
-	int ch, check = 0;
+	int ch, check = 0, posture = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:dh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -155,6 +160,9 @@ main(int argc, char *argv[])
 		case OPT_TEST_NOTIFY:
 			notify = optarg;
 			break;
+		case OPT_POSTURE:
+			posture = 1;
+			break;
 		case OPT_VERSION:
 			version();
 			return EXIT_OK;
@@ -166,7 +174,8 @@ main(int argc, char *argv[])
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc || check + opts.once + (notify != NULL) > 1) {
+	if (optind != argc ||
+	    check + opts.once + (notify != NULL) + posture > 1) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -174,5 +183,7 @@ main(int argc, char *argv[])
 		return check_config(opts.config_path);
 	if (notify != NULL)
 		return test_notify(opts.config_path, notify, opts.debug);
+	if (posture)
+		return posture_cli(opts.config_path, opts.debug);
 	return daemon_run(&opts);
 }
