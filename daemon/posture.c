@@ -132,7 +132,6 @@ posture_print(const struct posture_cli *cli, int64_t now)
 int
 posture_cli(const char *config_path, int debug)
 {
-	struct config_errors errs = { NULL, 0 };
 	struct posture_cli cli;
 	struct http_engine *http;
 	struct event *timeout;
@@ -141,12 +140,8 @@ posture_cli(const char *config_path, int debug)
 	int failed;
 
 	log_init(debug ? LOG_DEBUG : LOG_WARNING, LOG_FORMAT_TEXT);
-	if ((c = config_load(config_path, &errs)) == NULL) {
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.v[i]);
-		config_errors_clear(&errs);
+	if ((c = config_load_report(config_path)) == NULL)
 		return EXIT_CONFIG;
-	}
 	memset(&cli, 0, sizeof cli);
 	if ((cli.base = event_base_new()) == NULL ||
 	    (http = http_engine_new(cli.base)) == NULL ||

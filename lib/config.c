@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -1148,6 +1149,20 @@ config_errors_clear(struct config_errors *e)
 	free(e->v);
 	e->v = NULL;
 	e->n = 0;
+}
+
+struct config *
+config_load_report(const char *path)
+{
+	struct config_errors errs = { NULL, 0 };
+	struct config *c;
+
+	if ((c = config_load(path, &errs)) == NULL) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.v[i]);
+		config_errors_clear(&errs);
+	}
+	return c;
 }
 
 const struct tenant_config *

@@ -169,6 +169,8 @@ struct config_errors {
 
 /* Returns the configuration, or NULL with every error in errs. */
 struct config	*config_load(const char *path, struct config_errors *errs);
+/* The same, every error printed on stderr (the one-shot modes). */
+struct config	*config_load_report(const char *path);
 void		 config_free(struct config *);
 void		 config_errors_clear(struct config_errors *);
 
