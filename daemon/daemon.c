@@ -22,6 +22,7 @@
 #include "notifier.h"
 #include "outbox.h"
 #include "poller.h"
+#include "posture-watch.h"
 #include "rules.h"
 #include "store.h"
 #include "timeutil.h"
@@ -51,6 +52,7 @@ struct daemon {
 	struct rules		*rules;
 	struct pollers		*pollers;
 	struct health		*health;
+	struct posture_watch	*posture;
 	struct notifier		**notifiers;
 	size_t			  nnotifiers;
 	struct retired		*retired;
@@ -256,6 +258,8 @@ daemon_reload(struct daemon *d)
 	rules_set_config(d->rules, c);
 	health_set_config(d->health, c);
 	pollers_set_config(d->pollers, c);
+	if (d->posture != NULL)
+		posture_watch_set_config(d->posture, c);
 	apply_log_settings(d, c);
 
 	r = xcalloc(1, sizeof *r);
@@ -447,6 +451,7 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 static void
 daemon_free(struct daemon *d)
 {
+	posture_watch_free(d->posture);
 	pollers_free(d->pollers);
 	if (d->store != NULL)
 		store_on_fault(d->store, NULL, NULL);
@@ -584,6 +589,9 @@ daemon_run(const struct daemon_opts *opts)
 		pollers_run_once(d.pollers, ONCE_RETRY_SEC, once_polled_cb, &d);
 	} else {
 		outbox_kick(d.outbox);	/* resume what a restart left */
+		d.posture = posture_watch_new(d.base, d.http, d.store,
+		    d.outbox, d.pollers);
+		posture_watch_set_config(d.posture, d.config);
 		d.ev_prune = evtimer_new(d.base, prune_cb, &d);
 		event_active(d.ev_prune, EV_TIMEOUT, 0);
 	}

@@ -158,7 +158,8 @@ posture_cli(const char *config_path, int debug)
 
 		pt->cli = &cli;
 		pt->t = t;
-		posture_budget_init(&pt->budget);
+		posture_budget_init(&pt->budget, NULL,
+		    posture_app_window(&cli, t));
 		if (t->endpoints.graph == NULL || t->scopes.graph == NULL) {
 			pt->why = xstrdup("the tenant has no Graph endpoint "
 			    "(endpoints: graph): nothing can be checked");
@@ -168,7 +169,7 @@ posture_cli(const char *config_path, int debug)
 		    (long)(c->http_timeout * 1000));
 		cli.pending++;
 		pt->read = posture_read_start(http, pt->auth, t, &pt->budget,
-		    posture_app_window(&cli, t), (long)(c->http_timeout * 1000),
+		    (long)(c->http_timeout * 1000),
 		    (size_t)c->http_max_response, posture_snapshot_cb, pt);
 	}
 	if (cli.pending > 0) {

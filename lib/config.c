@@ -763,6 +763,13 @@ static const struct opt_spec history_opts[] = {
 	OPT_END
 };
 
+/* Off unless the file asks: the checks need permissions of their own. */
+static const struct opt_spec posture_opts[] = {
+	{ .key = "every", .type = OPT_DURATION, .offset = 0,
+	  .flags = OPT_REQUIRED },
+	OPT_END
+};
+
 static const struct opt_spec config_opts[] = {
 	{ .key = "state_dir", .type = OPT_STRING, .offset = G(state_dir) },
 	{ .key = "log", .type = OPT_MAP, .offset = G(log_level),
@@ -775,7 +782,8 @@ static const struct opt_spec config_opts[] = {
 	{ .key = "history", .type = OPT_MAP,
 	  .offset = offsetof(struct config_yaml, history),
 	  .sub = history_opts },
-	{ .key = "posture", .type = OPT_UNSUPPORTED },
+	{ .key = "posture", .type = OPT_MAP, .offset = G(posture_every),
+	  .sub = posture_opts },
 	{ .key = "drills", .type = OPT_UNSUPPORTED },
 	{ .key = "system_actions", .type = OPT_STRLIST,
 	  .offset = G(system_actions) },

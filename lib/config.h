@@ -150,6 +150,7 @@ struct config {
 	uint64_t		 http_max_response;
 	int64_t			 incident_window;
 	int64_t			 history_keep;
+	int64_t			 posture_every;	/* seconds; 0: no schedule */
 	struct tenant_config	*tenants;
 	size_t			 ntenants;
 	struct rule_config	*rules;

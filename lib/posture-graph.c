@@ -49,7 +49,6 @@ struct posture_read {
 	struct auth			*auth;
 	const struct tenant_config	*t;
 	struct posture_budget		*budget;
-	struct rate_window		*app;
 	long				 timeout_ms;
 	size_t				 max_response;
 	posture_read_cb			 cb;
@@ -69,16 +68,19 @@ struct posture_read {
 static void read_pump(struct posture_read *);
 
 void
-posture_budget_init(struct posture_budget *b)
+posture_budget_init(struct posture_budget *b, struct rate_window *tenant,
+    struct rate_window *app)
 {
-	rate_window_init(&b->tenant, BUDGET_PER_SPAN, BUDGET_SPAN_US);
+	rate_window_init(&b->own, BUDGET_PER_SPAN, BUDGET_SPAN_US);
 	rate_window_init(&b->signin, SIGNIN_PER_SPAN, SIGNIN_SPAN_US);
+	b->tenant = tenant != NULL ? tenant : &b->own;
+	b->app = app;
 }
 
 void
 posture_budget_free(struct posture_budget *b)
 {
-	rate_window_free(&b->tenant);
+	rate_window_free(&b->own);
 	rate_window_free(&b->signin);
 }
 
@@ -217,7 +219,7 @@ preq_response_cb(const struct http_response *resp, void *arg)
 			delay = RETRY_MAX_US;
 		q->not_before = time_mono_us() + delay;
 		if (resp->status == 429)
-			rate_window_pause(&r->budget->tenant, q->not_before);
+			rate_window_pause(r->budget->tenant, q->not_before);
 	} else if (resp->status == 0)
 		preq_fail(q, "%s", resp->error != NULL ? resp->error :
 		    "no answer");
@@ -301,9 +303,10 @@ static int64_t
 preq_budget(struct preq *q, int64_t now)
 {
 	struct posture_read *r = q->r;
-	int64_t wait = rate_window_wait(&r->budget->tenant, now), w;
+	struct rate_window *app = r->budget->app;
+	int64_t wait = rate_window_wait(r->budget->tenant, now), w;
 
-	if (r->app != NULL && (w = rate_window_wait(r->app, now)) > wait)
+	if (app != NULL && (w = rate_window_wait(app, now)) > wait)
 		wait = w;
 	if (q->signin && (w = rate_window_wait(&r->budget->signin, now)) >
 	    wait)
@@ -312,9 +315,9 @@ preq_budget(struct preq *q, int64_t now)
 		wait = q->not_before - now;
 	if (wait > 0)
 		return wait;
-	rate_window_add(&r->budget->tenant, now);
-	if (r->app != NULL)
-		rate_window_add(r->app, now);
+	rate_window_add(r->budget->tenant, now);
+	if (app != NULL)
+		rate_window_add(app, now);
 	if (q->signin)
 		rate_window_add(&r->budget->signin, now);
 	return 0;
@@ -459,8 +462,7 @@ read_pump(struct posture_read *r)
 struct posture_read *
 posture_read_start(struct http_engine *http, struct auth *auth,
     const struct tenant_config *t, struct posture_budget *budget,
-    struct rate_window *app, long timeout_ms, size_t max_response,
-    posture_read_cb cb, void *arg)
+    long timeout_ms, size_t max_response, posture_read_cb cb, void *arg)
 {
 	struct posture_read *r = xcalloc(1, sizeof *r);
 	struct event_base *base = http_engine_base(http);
@@ -470,7 +472,6 @@ posture_read_start(struct http_engine *http, struct auth *auth,
 	r->auth = auth;
 	r->t = t;
 	r->budget = budget;
-	r->app = app;
 	r->timeout_ms = timeout_ms;
 	r->max_response = max_response;
 	r->cb = cb;

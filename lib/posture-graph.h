@@ -18,26 +18,31 @@ struct http_engine;
 struct posture_read;
 struct tenant_config;
 
-/* Per tenant, kept by the caller across runs. */
+/* Per tenant, kept by the caller across runs. In the daemon the tenant's
+ * and the app's windows are the pollers' (poller.h), so both readers
+ * together keep within Graph's budget. */
 struct posture_budget {
-	struct rate_window	tenant;		/* every request */
-	struct rate_window	signin;		/* $select=signInActivity */
+	struct rate_window	*tenant;	/* every request */
+	struct rate_window	*app;		/* the app's; may be NULL */
+	struct rate_window	 signin;	/* $select=signInActivity */
+	struct rate_window	 own;		/* tenant when none is shared */
 };
 
-void	posture_budget_init(struct posture_budget *);
+/* tenant NULL: a window of the budget's own. */
+void	posture_budget_init(struct posture_budget *, struct rate_window *tenant,
+	    struct rate_window *app);
 void	posture_budget_free(struct posture_budget *);
 
 /* snapshot: owned by the callback. Runs from the loop on a later turn
  * than the start; the reader may be freed from it. */
 typedef void (*posture_read_cb)(json_t *snapshot, void *arg);
 
-/* auth: a token source for the tenant's Graph scope; app_budget: the
- * app's window shared by its tenants (NULL: none). timeout_ms and
+/* auth: a token source for the tenant's Graph scope. timeout_ms and
  * max_response per request. */
 struct posture_read *posture_read_start(struct http_engine *, struct auth *,
 		    const struct tenant_config *, struct posture_budget *,
-		    struct rate_window *app_budget, long timeout_ms,
-		    size_t max_response, posture_read_cb, void *arg);
+		    long timeout_ms, size_t max_response, posture_read_cb,
+		    void *arg);
 /* Cancels what is in flight; no callback. */
 void		     posture_read_free(struct posture_read *);
 

@@ -5,7 +5,9 @@ and exits 0; each check fails on its own in a tenant set up to break it
 (several tenants, each its own sim, read side by side within their own
 Graph budgets), with exit 2; the Microsoft-managed report-only policy
 gets its switch-on date, or "date unknown"; a read Graph refuses is an
-"error" row naming the HTTP status; bad usage is 64, a bad config 78."""
+"error" row naming the HTTP status; bad usage is 64, a bad config 78.
+In the daemon (posture: {every}), findings go to the store and a check
+that starts failing, or recovers, raises a system alert."""
 
 import os
 import sys
@@ -320,6 +322,70 @@ class PostureTest(gwtest.TestCase):
         self.assertEqual(rows[("no-phone", BG1_UPN)][0], "pass")
         statuses = [q["status"] for q in self.sim.requests("posture")]
         self.assertIn(503, statuses)
+
+    def posture_mails(self):
+        return [m for m in self.smtp.mails()
+                if "glasswatch: posture:" in m.subject]
+
+    def wait_posture_mail(self, needle, timeout=60):
+        return gwtest.wait_for(self.alive(lambda: [
+            m for m in self.posture_mails() if needle in m.subject]),
+            timeout, what="a posture mail with %r" % needle,
+            on_timeout=self.diagnostics)
+
+    def test_drift_and_recovery_alerts(self):
+        """posture: {every: 2s} in the daemon: findings in the store, a
+        Sev-0 alert when a break-glass account is no longer excluded
+        from an enabled policy, Sev 1 for another check, and recovery
+        messages; nothing while nothing changes."""
+        d = directory()
+        self.sim = self.start_sim()
+        self.sim.posture(d)
+        self.smtp = self.env.start_smtp()
+        cfg = self.env.config(self.sim, self.smtp, top={
+            "tenants": [self.tenant("contoso", self.sim)],
+            "posture": {"every": "2s"}})
+        self.daemon = self.env.start_daemon(self.env.write_config(cfg))
+        findings = "SELECT * FROM posture_findings"
+        gwtest.wait_for(self.alive(lambda: len(self.env.db(findings)) ==
+                                   1 + 2 * len(CHECKS)), 60,
+                        what="the first posture findings",
+                        on_timeout=self.diagnostics)
+        self.assertEqual({r["result"] for r in self.env.db(findings)},
+                         {"pass"})
+
+        broken = directory()
+        broken["policies"][0]["users"]["excludeUsers"] = []
+        user(broken, BG2)["accountEnabled"] = False
+        self.sim.posture(broken)
+        sev0 = self.wait_posture_mail("no longer excluded")
+        self.assertIn("[Sev0] glasswatch: posture: %s no longer excluded "
+                      "from a Conditional Access policy" % BG1_UPN,
+                      sev0[0].subject)
+        self.assertIn("Require MFA for administrators", sev0[0].body)
+        sev1 = self.wait_posture_mail("enabled fails for " + BG2_UPN)
+        self.assertIn("[Sev1]", sev1[0].subject)
+        row = self.env.db("SELECT * FROM posture_findings WHERE check_id "
+                          "= 'ca-excluded' AND account = ?", (BG1_UPN,))
+        self.assertEqual(row[0]["result"], "FAIL")
+        # Still failing at the next runs: said once.
+        n = len(self.sim.requests("posture"))
+        gwtest.wait_for(lambda: len(self.sim.requests("posture")) >=
+                        n + 8, 60, what="another posture run")
+        self.assertEqual(len(self.posture_mails()), 2,
+                         [m.subject for m in self.posture_mails()])
+
+        self.sim.posture(d)
+        back = self.wait_posture_mail("ca-excluded passes again for " +
+                                      BG1_UPN)
+        self.assertIn("[Sev3]", back[0].subject)
+        self.wait_posture_mail("enabled passes again for " + BG2_UPN)
+        hist = self.env.db("SELECT result FROM posture_history WHERE "
+                           "check_id = 'ca-excluded' AND account = ? "
+                           "ORDER BY at_us", (BG1_UPN,))
+        self.assertEqual([h["result"] for h in hist],
+                         ["pass", "FAIL", "pass"])
+        self.assertEqual(self.daemon.terminate(), 0)
 
     def test_usage_and_bad_config(self):
         self.sim = self.start_sim()
