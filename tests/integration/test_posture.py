@@ -336,8 +336,9 @@ class PostureTest(gwtest.TestCase):
     def test_drift_and_recovery_alerts(self):
         """posture: {every: 2s} in the daemon: findings in the store, a
         Sev-0 alert when a break-glass account is no longer excluded
-        from an enabled policy, Sev 1 for another check, and recovery
-        messages; nothing while nothing changes."""
+        from an enabled policy, Sev 1 for another check, Sev 2 for a
+        Microsoft-managed policy's warning, and recovery messages;
+        nothing while nothing changes."""
         d = directory()
         self.sim = self.start_sim()
         self.sim.posture(d)
@@ -356,6 +357,7 @@ class PostureTest(gwtest.TestCase):
 
         broken = directory()
         broken["policies"][0]["users"]["excludeUsers"] = []
+        broken["policies"][2]["users"]["excludeUsers"] = [BG2]
         user(broken, BG2)["accountEnabled"] = False
         self.sim.posture(broken)
         sev0 = self.wait_posture_mail("no longer excluded")
@@ -365,6 +367,9 @@ class PostureTest(gwtest.TestCase):
         self.assertIn("Require MFA for administrators", sev0[0].body)
         sev1 = self.wait_posture_mail("enabled fails for " + BG2_UPN)
         self.assertIn("[Sev1]", sev1[0].subject)
+        sev2 = self.wait_posture_mail("ms-managed warns for " + BG1_UPN)
+        self.assertIn("[Sev2]", sev2[0].subject)
+        self.assertIn("switches itself on on", sev2[0].body)
         row = self.env.db("SELECT * FROM posture_findings WHERE check_id "
                           "= 'ca-excluded' AND account = ?", (BG1_UPN,))
         self.assertEqual(row[0]["result"], "FAIL")
@@ -372,7 +377,7 @@ class PostureTest(gwtest.TestCase):
         n = len(self.sim.requests("posture"))
         gwtest.wait_for(lambda: len(self.sim.requests("posture")) >=
                         n + 8, 60, what="another posture run")
-        self.assertEqual(len(self.posture_mails()), 2,
+        self.assertEqual(len(self.posture_mails()), 3,
                          [m.subject for m in self.posture_mails()])
 
         self.sim.posture(d)
@@ -380,6 +385,7 @@ class PostureTest(gwtest.TestCase):
                                       BG1_UPN)
         self.assertIn("[Sev3]", back[0].subject)
         self.wait_posture_mail("enabled passes again for " + BG2_UPN)
+        self.wait_posture_mail("ms-managed passes again for " + BG1_UPN)
         hist = self.env.db("SELECT result FROM posture_history WHERE "
                            "check_id = 'ca-excluded' AND account = ? "
                            "ORDER BY at_us", (BG1_UPN,))
