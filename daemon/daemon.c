@@ -24,6 +24,7 @@
 #include "notifier.h"
 #include "outbox.h"
 #include "poller.h"
+#include "posture-watch.h"
 #include "rules.h"
 #include "store.h"
 #include "timeutil.h"
@@ -54,6 +55,7 @@ struct daemon {
 	struct pollers		*pollers;
 	struct health		*health;
 	struct metrics_http	*metrics_http;	/* /metrics, /healthz */
+	struct posture_watch	*posture;
 	struct notifier		**notifiers;
 	size_t			  nnotifiers;
 	struct retired		*retired;
@@ -260,6 +262,8 @@ daemon_reload(struct daemon *d)
 	health_set_config(d->health, c);
 	pollers_set_config(d->pollers, c);
 	metrics_http_listen(d->metrics_http, c->metrics.listen);
+	if (d->posture != NULL)
+		posture_watch_set_config(d->posture, c);
 	apply_log_settings(d, c);
 
 	r = xcalloc(1, sizeof *r);
@@ -452,6 +456,7 @@ static void
 daemon_free(struct daemon *d)
 {
 	metrics_http_free(d->metrics_http);
+	posture_watch_free(d->posture);
 	pollers_free(d->pollers);
 	if (d->store != NULL)
 		store_on_fault(d->store, NULL, NULL);
@@ -629,6 +634,9 @@ daemon_run(const struct daemon_opts *opts)
 		pollers_run_once(d.pollers, ONCE_RETRY_SEC, once_polled_cb, &d);
 	} else {
 		outbox_kick(d.outbox);	/* resume what a restart left */
+		d.posture = posture_watch_new(d.base, d.http, d.store,
+		    d.outbox, d.pollers);
+		posture_watch_set_config(d.posture, d.config);
 		d.ev_prune = evtimer_new(d.base, prune_cb, &d);
 		event_active(d.ev_prune, EV_TIMEOUT, 0);
 	}

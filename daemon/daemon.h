@@ -45,6 +45,9 @@ struct config *operator_config(const char *path, int debug);
 int	operator_history(const char *config_path, int64_t since, int debug);
 int	operator_replay(const char *config_path, const char *file,
 	    const char *tenant, int debug);
+/* posture.c: --posture; returns the exit code (0 all passed, 2 a check
+ * failed or could not be read, 78 invalid config). */
+int	posture_cli(const char *config_path, int debug);
 
 /* lock.c: the exclusive lock on state_dir; returns the held fd, or -1
  * with *exit_code (EXIT_LOCKED or EXIT_STATE_DIR) after logging why. */

@@ -19,7 +19,7 @@
 #define DEFAULT_CONFIG	"/etc/glasswatch/glasswatch.yaml"
 
 enum { OPT_CHECK = 256, OPT_ONCE, OPT_VERSION, OPT_TEST_NOTIFY, OPT_STATUS,
-	OPT_HISTORY, OPT_SINCE, OPT_REPLAY, OPT_TENANT };
+	OPT_HISTORY, OPT_SINCE, OPT_REPLAY, OPT_TENANT, OPT_POSTURE };
 
 /* --history without --since: the last 7 days. */
 #define HISTORY_SINCE_DEFAULT	(7 * 86400)
@@ -34,6 +34,7 @@ static const struct option longopts[] = {
 	{ "since", required_argument, NULL, OPT_SINCE },
 	{ "replay", required_argument, NULL, OPT_REPLAY },
 	{ "tenant", required_argument, NULL, OPT_TENANT },
+	{ "posture", no_argument, NULL, OPT_POSTURE },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -68,6 +69,8 @@ usage(FILE *f)
 	    "CSV export; print the\n"
 	    "                                             alerts, send "
 	    "nothing\n"
+	    "       glasswatchd [-d] [-c FILE] --posture  check the break-glass "
+	    "accounts' setup\n"
 	    "       glasswatchd --version | --help\n"
 	    "\n"
 	    "  -c, --config FILE  configuration file (default %s)\n"
@@ -79,7 +82,8 @@ usage(FILE *f)
 	    "\n"
 	    "exit codes: 0 ok; 1 --check found errors; 2 --once left a "
 	    "source or delivery failing,\n"
-	    "            or --test-notify was not delivered;\n"
+	    "            or --test-notify was not delivered, or a --posture "
+	    "check failed;\n"
 	    "            64 bad usage; 65 --replay input not readable as "
 	    "records;\n"
 	    "            66 --replay file cannot be opened; 73 state_dir "
@@ -164,7 +168,7 @@ main(int argc, char *argv[])
 	struct daemon_opts opts = { DEFAULT_CONFIG, 0, 0 };
 	const char *notify = NULL, *replay = NULL, *tenant = NULL, *why;
 	int64_t since = HISTORY_SINCE_DEFAULT;
-	int ch, check = 0, status = 0, history = 0, since_set = 0;
+	int ch, check = 0, status = 0, history = 0, since_set = 0, posture = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:dh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -205,6 +209,9 @@ main(int argc, char *argv[])
 		case OPT_TENANT:
 			tenant = optarg;
 			break;
+		case OPT_POSTURE:
+			posture = 1;
+			break;
 		case OPT_VERSION:
 			version();
 			return EXIT_OK;
@@ -225,7 +232,7 @@ main(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	if (optind != argc || check + opts.once + (notify != NULL) + status +
-	    history + (replay != NULL) > 1) {
+	    history + (replay != NULL) + posture > 1) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -240,5 +247,7 @@ main(int argc, char *argv[])
 		return check_config(opts.config_path);
 	if (notify != NULL)
 		return test_notify(opts.config_path, notify, opts.debug);
+	if (posture)
+		return posture_cli(opts.config_path, opts.debug);
 	return daemon_run(&opts);
 }

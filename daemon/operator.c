@@ -33,18 +33,8 @@
 struct config *
 operator_config(const char *path, int debug)
 {
-	struct config_errors errs = { NULL, 0 };
-	struct config *c;
-
 	log_init(debug ? LOG_DEBUG : LOG_WARNING, LOG_FORMAT_TEXT);
-	if ((c = config_load(path, &errs)) == NULL) {
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.v[i]);
-		fprintf(stderr, "%s: %zu error%s\n", path, errs.n,
-		    errs.n == 1 ? "" : "s");
-		config_errors_clear(&errs);
-	}
-	return c;
+	return config_load_report(path);
 }
 
 /* The daemon's store, read-only; NULL with the reason printed. */

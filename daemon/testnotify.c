@@ -171,7 +171,6 @@ test_report(const char *name, const struct test_send *sends,
 int
 test_notify(const char *config_path, const char *name, int debug)
 {
-	struct config_errors errs = { NULL, 0 };
 	const struct notifier_config *nc;
 	struct notifier_env env;
 	struct test_run run = { NULL, 0, 0 };
@@ -185,12 +184,8 @@ test_notify(const char *config_path, const char *name, int debug)
 	int ok;
 
 	log_init(debug ? LOG_DEBUG : LOG_WARNING, LOG_FORMAT_TEXT);
-	if ((c = config_load(config_path, &errs)) == NULL) {
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.v[i]);
-		config_errors_clear(&errs);
+	if ((c = config_load_report(config_path)) == NULL)
 		return EXIT_CONFIG;
-	}
 	if ((nc = config_notifier(c, name)) == NULL) {
 		fprintf(stderr, "glasswatchd: %s: no notifier is named '%s'\n",
 		    config_path, name);

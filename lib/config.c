@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -763,6 +764,13 @@ static const struct opt_spec history_opts[] = {
 	OPT_END
 };
 
+/* Off unless the file asks: the checks need permissions of their own. */
+static const struct opt_spec posture_opts[] = {
+	{ .key = "every", .type = OPT_DURATION, .offset = 0,
+	  .flags = OPT_REQUIRED },
+	OPT_END
+};
+
 static const struct opt_spec config_opts[] = {
 	{ .key = "state_dir", .type = OPT_STRING, .offset = G(state_dir) },
 	{ .key = "log", .type = OPT_MAP, .offset = G(log_level),
@@ -776,7 +784,8 @@ static const struct opt_spec config_opts[] = {
 	{ .key = "history", .type = OPT_MAP,
 	  .offset = offsetof(struct config_yaml, history),
 	  .sub = history_opts },
-	{ .key = "posture", .type = OPT_UNSUPPORTED },
+	{ .key = "posture", .type = OPT_MAP, .offset = G(posture_every),
+	  .sub = posture_opts },
 	{ .key = "drills", .type = OPT_UNSUPPORTED },
 	{ .key = "system_actions", .type = OPT_STRLIST,
 	  .offset = G(system_actions) },
@@ -1152,6 +1161,22 @@ config_errors_clear(struct config_errors *e)
 	free(e->v);
 	e->v = NULL;
 	e->n = 0;
+}
+
+struct config *
+config_load_report(const char *path)
+{
+	struct config_errors errs = { NULL, 0 };
+	struct config *c;
+
+	if ((c = config_load(path, &errs)) == NULL) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.v[i]);
+		fprintf(stderr, "%s: %zu error%s\n", path, errs.n,
+		    errs.n == 1 ? "" : "s");
+		config_errors_clear(&errs);
+	}
+	return c;
 }
 
 const struct tenant_config *

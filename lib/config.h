@@ -156,6 +156,7 @@ struct config {
 	uint64_t		 http_max_response;
 	int64_t			 incident_window;
 	int64_t			 history_keep;
+	int64_t			 posture_every;	/* seconds; 0: no schedule */
 	struct tenant_config	*tenants;
 	size_t			 ntenants;
 	struct rule_config	*rules;
@@ -176,6 +177,9 @@ struct config_errors {
 
 /* Returns the configuration, or NULL with every error in errs. */
 struct config	*config_load(const char *path, struct config_errors *errs);
+/* The same, every error and their count printed on stderr (the one-shot
+ * modes). */
+struct config	*config_load_report(const char *path);
 void		 config_free(struct config *);
 void		 config_errors_clear(struct config_errors *);
 

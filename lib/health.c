@@ -152,15 +152,10 @@ static void
 health_raise(struct health *h, const struct tenant_config *t, int severity,
     const char *topic, const char *title, const char *detail)
 {
-	struct alert *a;
-
-	if (h->config == NULL)
-		return;
-	a = sysalert_new(severity, topic, title, detail, t->name,
-	    t->tenant_id);
-	(void)sysalert_raise(h->store, h->outbox, &h->config->system_actions,
-	    a);
-	alert_free(a);
+	if (h->config != NULL)
+		(void)sysalert_say(h->store, h->outbox,
+		    &h->config->system_actions, severity, topic, title, detail,
+		    t->name, t->tenant_id);
 }
 
 /* The time since a moment, as "25m" or "3h". */

@@ -898,6 +898,17 @@ tenant_app(const struct tenant_config *t)
 	    "managed-identity";
 }
 
+void
+pollers_graph_budgets(struct pollers *set, const struct tenant_config *t,
+    struct rate_window **tenant, struct rate_window **app)
+{
+	char *k = xasprintf("%s/%s", tenant_app(t), t->tenant_id);
+
+	*tenant = pollers_budget(set, k, GRAPH_REQUESTS_PER_10S);
+	*app = pollers_budget(set, tenant_app(t), GRAPH_APP_REQUESTS_PER_10S);
+	free(k);
+}
+
 static struct poller *
 pollers_find(struct pollers *set, const struct tenant_config *t,
     enum source_kind kind, enum signal sig)

@@ -64,6 +64,14 @@ struct tenant_config;
 double		 pollers_graph_requests_per_10s(const struct config *,
 		     const struct tenant_config *);
 
+/* The Graph windows of the tenant (per app and tenant) and of its app,
+ * for other Graph readers of the daemon (the posture checks) to count
+ * against too. They live as long as the pollers. */
+struct rate_window;
+void		 pollers_graph_budgets(struct pollers *,
+		     const struct tenant_config *, struct rate_window **tenant,
+		     struct rate_window **app);
+
 /* The poller key of the store: "tenant/source/signal". Caller frees. */
 char		*poller_key(const char *tenant, const char *source,
 		    const char *signal);

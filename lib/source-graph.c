@@ -331,8 +331,8 @@ graph_origin(const char *url, char *part[3], int *userinfo)
  * endpoint, as libcurl, which will fetch it, reads both URLs. 0 with *out
  * set, or -1 with *err (which names origins, never the whole link).
  */
-static int
-graph_next_link(const struct tenant_config *tenant, const char *link,
+int
+source_graph_next_link(const struct tenant_config *tenant, const char *link,
     char **out, char **err)
 {
 	char *ep[3] = { NULL, NULL, NULL }, *nl[3] = { NULL, NULL, NULL };
@@ -853,7 +853,7 @@ graph_parse(const struct source_ctx *ctx, const char *body, size_t len,
 			graph_fail(err, "@odata.nextLink: not a URL string");
 			goto done;
 		}
-		if (graph_next_link(ctx->tenant, json_string_value(next),
+		if (source_graph_next_link(ctx->tenant, json_string_value(next),
 		    &next_url, err) != 0)
 			goto done;
 	}

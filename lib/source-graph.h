@@ -20,4 +20,10 @@ size_t	source_graph_single_count(const struct source_ctx *);
 int	source_graph_build_single(const struct source_ctx *, size_t i,
 	    struct source_req *, char **err);
 
+/* An @odata.nextLink is followed only to the origin (scheme, host, port)
+ * of the tenant's Graph endpoint, so the bearer token goes nowhere else
+ * (the posture reads page with it too). 0 with *out, or -1 with *err. */
+int	source_graph_next_link(const struct tenant_config *, const char *link,
+	    char **out, char **err);
+
 #endif

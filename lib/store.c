@@ -34,7 +34,7 @@
 #include "xmalloc.h"
 
 /* The newest schema this binary knows (PRAGMA user_version). */
-#define STORE_VERSION		2
+#define STORE_VERSION		3
 /* PRAGMA application_id: "GWAT", so a foreign SQLite file is refused. */
 #define STORE_APPLICATION_ID	0x47574154
 #define STORE_BUSY_TIMEOUT_MS	5000
@@ -87,6 +87,10 @@ enum stmt_id {
 	STMT_BATCH_SETTLE,
 	STMT_PRUNE_ALERTS,
 	STMT_PRUNE_RECORDS,
+	STMT_POSTURE_GET,
+	STMT_POSTURE_SET,
+	STMT_POSTURE_HISTORY,
+	STMT_PRUNE_POSTURE,
 	STMT_COUNT
 };
 
@@ -290,6 +294,21 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "AND d.state IN ('pending', 'sending'))",
 	/* A record goes (with its rule marks, by cascade) once it is old
 	 * and no remaining alert carries it. */
+	[STMT_POSTURE_GET] =
+	    "SELECT result FROM posture_findings "
+	    "WHERE tenant = ?1 AND check_id = ?2 AND account = ?3",
+	[STMT_POSTURE_SET] =
+	    "INSERT INTO posture_findings (tenant, check_id, account, result, "
+	    "evidence, since_us, checked_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+	    "?6) ON CONFLICT (tenant, check_id, account) DO UPDATE SET "
+	    "since_us = CASE WHEN result = excluded.result THEN since_us "
+	    "ELSE excluded.since_us END, result = excluded.result, "
+	    "evidence = excluded.evidence, checked_us = excluded.checked_us",
+	[STMT_POSTURE_HISTORY] =
+	    "INSERT INTO posture_history (tenant, check_id, account, at_us, "
+	    "result, evidence) VALUES (?1, ?2, ?3, ?6, ?4, ?5)",
+	[STMT_PRUNE_POSTURE] =
+	    "DELETE FROM posture_history WHERE at_us < ?1",
 	[STMT_PRUNE_RECORDS] =
 	    "DELETE FROM records WHERE received_us < ?1 AND NOT EXISTS "
 	    "(SELECT 1 FROM alert_records l WHERE l.tenant = records.tenant "
@@ -482,10 +501,34 @@ static const char store_schema_v2[] =
 	"CREATE INDEX deliveries_batch ON deliveries (batch_id) "
 	"  WHERE batch_id IS NOT NULL;";
 
+/* Version 3: the posture checks' findings (the latest per check and
+ * account, with since when it holds) and every change of result. */
+static const char store_schema_v3[] =
+	"CREATE TABLE posture_findings ("
+	"  tenant TEXT NOT NULL,"
+	"  check_id TEXT NOT NULL,"
+	"  account TEXT NOT NULL,"
+	"  result TEXT NOT NULL,"
+	"  evidence TEXT,"
+	"  since_us INTEGER NOT NULL,"
+	"  checked_us INTEGER NOT NULL,"
+	"  PRIMARY KEY (tenant, check_id, account)"
+	");"
+	"CREATE TABLE posture_history ("
+	"  tenant TEXT NOT NULL,"
+	"  check_id TEXT NOT NULL,"
+	"  account TEXT NOT NULL,"
+	"  at_us INTEGER NOT NULL,"
+	"  result TEXT NOT NULL,"
+	"  evidence TEXT"
+	");"
+	"CREATE INDEX posture_history_at ON posture_history (at_us);";
+
 /* store_migrations[v] brings a version v - 1 schema to version v. */
 static const char *const store_migrations[STORE_VERSION + 1] = {
 	[1] = store_schema_v1,
 	[2] = store_schema_v2,
+	[3] = store_schema_v3,
 };
 
 static int
@@ -2201,36 +2244,39 @@ store_delivery_attempt(struct store *s, const char *alert_id,
 
 /* --- history --------------------------------------------------------- */
 
+/* A DELETE of rows older than before_us: how many went, or -1. */
+static int
+store_delete_before(struct store *s, enum stmt_id id, const char *purpose,
+    int64_t before_us)
+{
+	sqlite3_stmt *st;
+
+	if ((st = store_stmt(s, id, purpose)) == NULL)
+		return -1;
+	if (bind_i64(st, 1, before_us) != SQLITE_OK) {
+		store_error(s, purpose);
+		store_reset(st);
+		return -1;
+	}
+	if (store_exec_stmt(s, st, purpose) == -1)
+		return -1;
+	return sqlite3_changes(s->db);
+}
+
 int
 store_prune(struct store *s, int64_t before_us)
 {
-	sqlite3_stmt *st;
 	int own, ok = 0, nalerts = 0, nrecords = 0;
 
 	if (store_atomic_begin(s, &own) == -1)
 		return -1;
-	if ((st = store_stmt(s, STMT_PRUNE_ALERTS, "pruning alerts")) == NULL)
+	if ((nalerts = store_delete_before(s, STMT_PRUNE_ALERTS,
+	    "pruning alerts", before_us)) == -1 ||
+	    (nrecords = store_delete_before(s, STMT_PRUNE_RECORDS,
+	    "pruning records", before_us)) == -1 ||
+	    store_delete_before(s, STMT_PRUNE_POSTURE,
+	    "pruning posture history", before_us) == -1)
 		goto out;
-	if (bind_i64(st, 1, before_us) != SQLITE_OK) {
-		store_error(s, "pruning alerts");
-		store_reset(st);
-		goto out;
-	}
-	if (store_exec_stmt(s, st, "pruning alerts") == -1)
-		goto out;
-	nalerts = sqlite3_changes(s->db);
-
-	if ((st = store_stmt(s, STMT_PRUNE_RECORDS,
-	    "pruning records")) == NULL)
-		goto out;
-	if (bind_i64(st, 1, before_us) != SQLITE_OK) {
-		store_error(s, "pruning records");
-		store_reset(st);
-		goto out;
-	}
-	if (store_exec_stmt(s, st, "pruning records") == -1)
-		goto out;
-	nrecords = sqlite3_changes(s->db);
 	ok = 1;
 out:
 	if (store_atomic_end(s, own, ok) == -1)
@@ -2238,5 +2284,69 @@ out:
 	if (nalerts > 0 || nrecords > 0)
 		log_info("store: pruned %d alert(s) and %d record(s) from "
 		    "the history", nalerts, nrecords);
+	return 0;
+}
+
+/* --- posture findings ------------------------------------------------ */
+
+int
+store_posture_update(struct store *s, const char *tenant, const char *check,
+    const char *account, const char *result, const char *evidence,
+    int64_t now_us, char **prev)
+{
+	static const char purpose[] = "saving a posture finding";
+	sqlite3_stmt *st;
+	int own, ok = 0, rc;
+
+	*prev = NULL;
+	if (store_atomic_begin(s, &own) == -1)
+		return -1;
+	if ((st = store_stmt(s, STMT_POSTURE_GET, purpose)) == NULL)
+		goto out;
+	rc = bind_str(st, 1, tenant);
+	rc |= bind_str(st, 2, check);
+	rc |= bind_str(st, 3, account);
+	if (rc != SQLITE_OK) {
+		store_error(s, purpose);
+		store_reset(st);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*prev = col_str(st, 0);
+	else if (rc != SQLITE_DONE) {
+		store_error(s, purpose);
+		store_reset(st);
+		goto out;
+	}
+	store_reset(st);
+	for (int id = STMT_POSTURE_SET; id <= STMT_POSTURE_HISTORY; id++) {
+		/* History only when the result changed. */
+		if (id == STMT_POSTURE_HISTORY && *prev != NULL &&
+		    strcmp(*prev, result) == 0)
+			break;
+		if ((st = store_stmt(s, (enum stmt_id)id, purpose)) == NULL)
+			goto out;
+		rc = bind_str(st, 1, tenant);
+		rc |= bind_str(st, 2, check);
+		rc |= bind_str(st, 3, account);
+		rc |= bind_str(st, 4, result);
+		rc |= bind_str(st, 5, evidence);
+		rc |= bind_i64(st, 6, now_us);
+		if (rc != SQLITE_OK) {
+			store_error(s, purpose);
+			store_reset(st);
+			goto out;
+		}
+		if (store_exec_stmt(s, st, purpose) == -1)
+			goto out;
+	}
+	ok = 1;
+out:
+	if (store_atomic_end(s, own, ok) == -1) {
+		free(*prev);
+		*prev = NULL;
+		return -1;
+	}
 	return 0;
 }

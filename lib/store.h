@@ -222,8 +222,16 @@ int	store_delivery_attempt(struct store *, const char *alert_id,
 	    const char *result, const char *error);
 
 /* --- history --------------------------------------------------------- */
-/* Deletes records, marks, alerts and finished deliveries older than
- * before_us; never a pending delivery or what it needs. */
+/* Deletes records, marks, alerts, finished deliveries and posture
+ * history older than before_us; never a pending delivery or what it
+ * needs. */
 int	store_prune(struct store *, int64_t before_us);
+
+/* Posture findings (posture.h): the latest result per (tenant, check,
+ * account), and a history row whenever it changes. *prev: the result
+ * before, NULL when first seen (caller frees). 0, or -1 (logged). */
+int	store_posture_update(struct store *, const char *tenant,
+	    const char *check, const char *account, const char *result,
+	    const char *evidence, int64_t now_us, char **prev);
 
 #endif

@@ -66,3 +66,17 @@ fail:
 	    a->subject);
 	return -1;
 }
+
+int
+sysalert_say(struct store *st, struct outbox *ob,
+    const struct strlist *actions, int severity, const char *topic,
+    const char *title, const char *detail, const char *tenant,
+    const char *tenant_id)
+{
+	struct alert *a = sysalert_new(severity, topic, title, detail, tenant,
+	    tenant_id);
+	int rc = sysalert_raise(st, ob, actions, a);
+
+	alert_free(a);
+	return rc;
+}

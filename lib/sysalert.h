@@ -19,6 +19,9 @@ struct strlist;
 #define SYSALERT_CREDENTIAL_EXPIRY	"credential_expiry"
 #define SYSALERT_STORAGE		"storage"
 #define SYSALERT_DELIVERY_LOST		"delivery_lost"
+#define SYSALERT_POSTURE_DRIFT		"posture_drift"
+#define SYSALERT_POSTURE_WARNING	"posture_warning"
+#define SYSALERT_POSTURE_RESTORED	"posture_restored"
 
 /* A system alert about topic (a SYSALERT_* string): rule "glasswatch",
  * subject "[SevN] glasswatch: title", description detail; tenant (name
@@ -34,5 +37,11 @@ int		 sysalert_queue(struct store *, struct outbox *,
 /* The same in a transaction of its own, then sent. 0 or -1 (logged). */
 int		 sysalert_raise(struct store *, struct outbox *,
 		    const struct strlist *actions, struct alert *);
+/* sysalert_new and sysalert_raise in one: what a watcher (health,
+ * posture) says about a tenant. */
+int		 sysalert_say(struct store *, struct outbox *,
+		    const struct strlist *actions, int severity,
+		    const char *topic, const char *title, const char *detail,
+		    const char *tenant, const char *tenant_id);
 
 #endif

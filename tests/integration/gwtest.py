@@ -244,6 +244,10 @@ class SimTenant:
     def settings(self, **kw):
         return self._call("POST", "/settings", kw)
 
+    def posture(self, directory):
+        """Set the directory the posture APIs serve (simposture.py)."""
+        return self._call("POST", "/posture", directory)
+
     def expire_tokens(self):
         return self._call("POST", "/expire-tokens", {})
 

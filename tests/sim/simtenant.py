@@ -6,6 +6,9 @@ calls, shaped like the real ones (see shared/API-FACTS.md sections 1 and 2):
 
   POST /{tenant}/oauth2/v2.0/token        client-credentials tokens
   POST /v1/workspaces/{workspace}/query   Log Analytics KQL queries
+  GET  /v1.0/users/..., /v1.0/roleManagement/..., /v1.0/groups/...,
+       /v1.0/identity/conditionalAccess/policies   the posture reads
+       (simposture.py; the directory is set with POST /posture)
 
 and, over plain HTTP on a second loopback port, a JSON control API that tests
 use to add records, inject faults, switch wire-format quirks and read what
@@ -43,6 +46,8 @@ import threading
 import time
 import urllib.parse
 import uuid
+
+import simposture
 
 # --------------------------------------------------------------------------
 # Time: every datetime is an int of 100 ns ticks since the Unix epoch, the
@@ -1280,6 +1285,7 @@ class Sim:
         }
         if not keep_tokens:
             self.tokens = {}
+        self.posture = simposture.Directory()
         self._seed_background()
 
     def _seed_background(self):
@@ -1332,9 +1338,10 @@ class Sim:
         if not isinstance(spec, dict):
             raise ControlError("a fault is a JSON object")
         path = spec.get("path", "query")
-        if path not in ("query", "token", "imds", "graph", "any"):
-            raise ControlError("path must be query, token, imds, graph or "
-                               "any")
+        if path not in ("query", "token", "imds", "graph", "posture",
+                        "any"):
+            raise ControlError("path must be query, token, imds, graph, "
+                               "posture or any")
         kind = spec.get("kind")
         if kind is None:
             kind = "status" if "status" in spec else "delay"
@@ -2256,6 +2263,9 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         elif m_app and method == "GET":
             entry["kind"] = "application"
             ans = self.application(sim, m_app.group(1), url, entry)
+        elif method == "GET" and simposture.match(url.path):
+            entry["kind"] = "posture"
+            ans = self.posture(sim, url, entry)
         else:
             entry["kind"] = "other"
             ans = Answer(404, la_error("PathNotFoundError",
@@ -2614,6 +2624,30 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                             "passwordCredentials": creds,
                             "keyCredentials": []}, rows=len(creds))
 
+    def posture(self, sim, url, entry):
+        """The directory reads of the posture checks (simposture.py)."""
+        entry["query"] = url.query
+        pre = self._apply_pre_fault(sim, "posture", entry)
+        if pre is not None:
+            return pre
+        auth = self.headers.get("Authorization") or ""
+        scheme, _, token = auth.partition(" ")
+        with sim.lock:
+            info = sim.tokens.get(token.strip()) \
+                if scheme.lower() == "bearer" else None
+        if info is None or now_ticks() >= info["exp"] or \
+                info["aud"] != GRAPH_AUDIENCE:
+            return Answer(401, graph_error("InvalidAuthenticationToken",
+                                           "Access token is invalid."),
+                          error="InvalidAuthenticationToken")
+        params = {k: v[0] for k, v in urllib.parse.parse_qs(
+            url.query, keep_blank_values=True).items()}
+        with sim.lock:
+            status, body, rows = sim.posture.answer(
+                url.path, params, self.headers.get("Host", ""))
+        err = body["error"]["code"] if status >= 400 else None
+        return Answer(status, body, rows=rows, error=err)
+
     def graph(self, sim, version, what, url, entry):
         params = {k: v[0] for k, v in urllib.parse.parse_qs(
             url.query, keep_blank_values=True).items()}
@@ -2947,6 +2981,8 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
                 return self._reply(200, sim.settings)
             if url.path == "/faults":
                 return self._reply(200, sim.faults)
+            if url.path == "/posture":
+                return self._reply(200, sim.posture.dump())
             if url.path == "/records":
                 table = params.get("table", [None])[0]
                 out = []
@@ -2978,6 +3014,9 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
                 return self._reply(200, {"added": added})
             if path == "/settings":
                 return self._reply(200, self._settings(sim, body))
+            if path == "/posture":
+                with sim.lock:
+                    return self._reply(200, sim.posture.load(body))
             if path == "/reset":
                 with sim.lock:
                     sim.reset_locked(keep_tokens=not (
@@ -2994,7 +3033,8 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
                         t["exp"] = min(t["exp"], now_ticks())
                     n = len(sim.tokens)
                 return self._reply(200, {"expired": n})
-        except (ControlError, ValueError, TypeError, KeyError) as e:
+        except (ControlError, simposture.DirectoryError, ValueError,
+                TypeError, KeyError) as e:
             return self._reply(400, {"error": str(e)})
         self._reply(404, {"error": "no such control path"})
 

@@ -414,12 +414,12 @@ END_TEST
 
 START_TEST(unsupported_features)
 {
-	ck_assert_ptr_null(load("posture: { every: 1d }\n"
+	ck_assert_ptr_null(load("drills: { actions: [] }\n"
 	    TENANT RULE "    blind: x\n    signal: audit\n"
 	    NOTIFIER
 	    "  - name: pager\n"
 	    "    type: pager\n"));
-	expect_error(1, 10, "posture: not supported in this build");
+	expect_error(1, 9, "drills: not supported in this build");
 	expect_error(17, 5, "unknown key 'blind'");
 	expect_error(27, 11, "type: unknown notifier type 'pager' (email, "
 	    "sms, webhook or heartbeat)");

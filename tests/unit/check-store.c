@@ -187,7 +187,7 @@ START_TEST(schema_created)
 	snprintf(path, sizeof path, "%s-shm", dbpath);
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
-	ck_assert_int_eq(sql_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 3);
 	ck_assert_int_eq(sql_int("PRAGMA application_id"), 0x47574154);
 	mode = sql_text("PRAGMA journal_mode");
 	ck_assert_str_eq(mode, "wal");
@@ -231,7 +231,7 @@ START_TEST(reopen_keeps_data)
 	ck_assert_int_eq(store_record_get(st, "contoso", "r1", &r), 1);
 	ck_assert_str_eq(r->id, "r1");
 	record_free(r);
-	ck_assert_int_eq(sql_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 3);
 }
 END_TEST
 
@@ -246,7 +246,8 @@ START_TEST(migrate_from_v1)
 	put("r1", SIGNAL_AUDIT, "oid-1", T0, T0 + SEC);
 	store_close(st);
 	st = NULL;
-	sql_exec("ALTER TABLE records DROP COLUMN modified; "
+	sql_exec("DROP TABLE posture_findings; DROP TABLE posture_history; "
+	    "ALTER TABLE records DROP COLUMN modified; "
 	    "DROP INDEX deliveries_batch; "
 	    "ALTER TABLE deliveries DROP COLUMN batch_id; "
 	    "PRAGMA user_version = 1");
@@ -254,7 +255,7 @@ START_TEST(migrate_from_v1)
 	    "'records') WHERE name = 'modified'"), 0);
 
 	ck_assert_msg(reopen(0, &err) == 0, "%s", err);
-	ck_assert_int_eq(sql_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 3);
 	ck_assert_int_eq(sql_int("SELECT count(*) FROM pragma_table_info("
 	    "'deliveries') WHERE name = 'batch_id'"), 1);
 	ck_assert_int_eq(store_record_get(st, "contoso", "r1", &r), 1);
@@ -270,6 +271,61 @@ START_TEST(migrate_from_v1)
 	ck_assert_str_eq(r->modified,
 	    "Role.DisplayName: (none) -> Global Administrator");
 	record_free(r);
+}
+END_TEST
+
+/* A version 2 file gains the posture tables, its data kept. */
+START_TEST(migrate_from_v2)
+{
+	char *err = NULL, *prev = NULL;
+
+	put("r1", SIGNAL_SIGN_IN, "oid-1", T0, T0 + SEC);
+	store_close(st);
+	st = NULL;
+	sql_exec("DROP TABLE posture_findings; DROP TABLE posture_history; "
+	    "PRAGMA user_version = 2");
+	ck_assert_msg(reopen(0, &err) == 0, "%s", err);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 3);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM records"), 1);
+	ck_assert_int_eq(store_posture_update(st, "contoso", "enabled", "bg1",
+	    "pass", "ok", T0, &prev), 0);
+	ck_assert_ptr_null(prev);
+}
+END_TEST
+
+/* The latest result per check and account, since when it holds, and a
+ * history row only when it changes. */
+START_TEST(posture_findings_and_history)
+{
+	char *prev = NULL;
+
+	ck_assert_int_eq(store_posture_update(st, "contoso", "ca-excluded",
+	    "bg1", "pass", "excluded", T0, &prev), 0);
+	ck_assert_ptr_null(prev);
+	ck_assert_int_eq(store_posture_update(st, "contoso", "ca-excluded",
+	    "bg1", "pass", "excluded", T0 + SEC, &prev), 0);
+	ck_assert_str_eq(prev, "pass");
+	free(prev);
+	ck_assert_int_eq(store_posture_update(st, "contoso", "ca-excluded",
+	    "bg1", "FAIL", "not excluded from X", T0 + 2 * SEC, &prev), 0);
+	ck_assert_str_eq(prev, "pass");
+	free(prev);
+	/* Another tenant's same check is its own. */
+	ck_assert_int_eq(store_posture_update(st, "fabrikam", "ca-excluded",
+	    "bg1", "pass", "excluded", T0 + 2 * SEC, &prev), 0);
+	ck_assert_ptr_null(prev);
+	ck_assert_int_eq(sql_int("SELECT since_us FROM posture_findings "
+	    "WHERE tenant = 'contoso'"), T0 + 2 * SEC);
+	ck_assert_int_eq(sql_int("SELECT checked_us FROM posture_findings "
+	    "WHERE tenant = 'contoso'"), T0 + 2 * SEC);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM posture_history"), 3);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM posture_history WHERE "
+	    "tenant = 'contoso' AND result = 'FAIL' AND evidence = "
+	    "'not excluded from X'"), 1);
+	/* Pruned with the rest of the history; the latest stays. */
+	ck_assert_int_eq(store_prune(st, T0 + SEC), 0);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM posture_history"), 2);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM posture_findings"), 2);
 }
 END_TEST
 
@@ -1036,6 +1092,8 @@ store_suite(void)
 	tcase_add_test(tc, missing_parent_refused);
 	tcase_add_test(tc, reopen_keeps_data);
 	tcase_add_test(tc, migrate_from_v1);
+	tcase_add_test(tc, migrate_from_v2);
+	tcase_add_test(tc, posture_findings_and_history);
 	tcase_add_test(tc, readonly);
 	tcase_add_test(tc, future_version_refused);
 	tcase_add_test(tc, foreign_file_refused);
