@@ -505,7 +505,8 @@ def main():
     if isinstance(k, dict) and per_cycle:
         steady = k["runs"][1:] or k["runs"]
         script = statistics.mean(steady)
-        row("cron script CPU per cycle (%d runs)" % len(steady),
+        row("cron script CPU per cycle (%d runs, %d mail)"
+            % (len(steady), k["mails"]),
             "%.1f ms" % (script * 1e3), "", None)
         ratio = script / per_cycle if per_cycle > 0 else float("inf")
         row("script / glasswatchd CPU", "%.0fx" % ratio, ">= 10x",
