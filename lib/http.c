@@ -33,6 +33,13 @@
 #define HTTP_CONNECT_TIMEOUT_MS		10000L
 #define HTTP_DEFAULT_MAX_RESPONSE	(64 * 1024 * 1024)
 #define HTTP_RETRY_AFTER_MAX		(7 * 86400)
+/* Parallel connections to one host: more transfers wait in libcurl's queue
+ * for one of these to be free and then reuse it. Without a cap, 1,000
+ * tenants polled at once open a connection (and a TLS handshake, with the
+ * trust bundle parsed into its own store) per request. The idle ones are
+ * kept for the next polls (libcurl's default cache, 4 per transfer in
+ * progress, closed most of them after each burst). */
+#define HTTP_MAX_HOST_CONNECTIONS	16L
 
 enum xfer_state {
 	XFER_RUNNING,	/* on the multi handle */
@@ -281,6 +288,10 @@ http_engine_new(struct event_base *base)
 	curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION,
 	    http_multi_timer_cb);
 	curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+	curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    HTTP_MAX_HOST_CONNECTIONS);
+	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS,
+	    4 * HTTP_MAX_HOST_CONNECTIONS);
 	return e;
 }
 

@@ -1279,7 +1279,7 @@ class Sim:
             "requests": 0, "token_requests": 0, "tokens_issued": 0,
             "token_errors": 0, "query_requests": 0, "queries_ok": 0,
             "query_errors": 0, "rows_returned": 0, "faults_applied": 0,
-            "tls_failures": 0, "imds_requests": 0,
+            "tls_failures": 0, "tls_handshakes": 0, "imds_requests": 0,
             "imds_tokens_issued": 0, "graph_requests": 0,
             "graph_ok": 0, "by_status": {},
         }
@@ -2169,6 +2169,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             sock.settimeout(10)
             sock.do_handshake()
             sock.settimeout(self.timeout)
+            self.server.sim.count("tls_handshakes")
         except (ssl.SSLError, OSError) as e:
             self.server.sim.count("tls_failures")
             print("simtenant: TLS handshake with %s:%s failed: %s"
