@@ -58,6 +58,7 @@ struct xfer {
 	/* Frees the owner when the engine goes away under it (http_call);
 	 * NULL for generic transfers, whose caller owns the easy. */
 	void			(*drop)(void *);
+	struct tls_blob		*ca;		/* read by libcurl in place */
 	TAILQ_ENTRY(xfer)	 entry;
 };
 TAILQ_HEAD(xfer_list, xfer);
@@ -296,6 +297,13 @@ http_engine_new(struct event_base *base)
 }
 
 static void
+xfer_free(struct xfer *x)
+{
+	http_tls_release(x->ca);
+	free(x);
+}
+
+static void
 xfer_abandon(struct xfer *x)
 {
 	if (x->drop != NULL)
@@ -304,7 +312,7 @@ xfer_abandon(struct xfer *x)
 		x->state = XFER_CALLING;
 		x->cb(x->easy, CURLE_ABORTED_BY_CALLBACK, x->arg);
 	}
-	free(x);
+	xfer_free(x);
 }
 
 static void
@@ -364,7 +372,7 @@ http_engine_dispatch(struct http_engine *e)
 		e->nactive--;
 		x->state = XFER_CALLING;
 		x->cb(x->easy, x->result, x->arg);
-		free(x);
+		xfer_free(x);
 	}
 	e->dispatching--;
 	if (e->dying && e->dispatching == 0)
@@ -446,7 +454,18 @@ xfer_cancel(struct xfer *x)
 		break;
 	}
 	e->nactive--;
-	free(x);
+	xfer_free(x);
+}
+
+void
+xfer_hold(struct xfer *x, struct tls_blob *ca)
+{
+	if (x == NULL) {
+		http_tls_release(ca);
+		return;
+	}
+	http_tls_release(x->ca);
+	x->ca = ca;
 }
 
 /*
@@ -643,6 +662,7 @@ http_request(struct http_engine *e, const struct http_request *req,
 {
 	struct http_call	*c;
 	const char *const	*h;
+	struct tls_blob		*ca;
 	CURL			*easy;
 	long			 timeout, connect;
 	char			*err = NULL;
@@ -709,7 +729,7 @@ http_request(struct http_engine *e, const struct http_request *req,
 	if (req->no_proxy)
 		curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
 
-	if (http_tls_apply(e, easy, req->ca_file, &err) == -1) {
+	if (http_tls_apply(e, easy, req->ca_file, &ca, &err) == -1) {
 		c->error = err;
 		c->xfer = xfer_new(e, easy, http_call_done_cb, c);
 		c->xfer->drop = req->call_on_abort ? NULL : http_call_drop_cb;
@@ -719,6 +739,7 @@ http_request(struct http_engine *e, const struct http_request *req,
 	}
 	c->xfer = xfer_add(e, easy, http_call_done_cb, c,
 	    req->call_on_abort ? NULL : http_call_drop_cb);
+	xfer_hold(c->xfer, ca);
 	return c;
 }
 

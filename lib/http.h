@@ -26,9 +26,15 @@ struct event_base	*http_engine_base(const struct http_engine *);
  * Trust: TLS is always verified. ca_file (may be NULL) adds a trust anchor
  * to the system's bundle rather than replacing it. Sets CURLOPT_CAINFO_BLOB
  * and the verify options on the easy handle. Returns 0, or -1 with *err.
+ * With held, the handle reads the engine's cached bundle in place and
+ * *held is a reference that must outlive the transfer (xfer_hold hands it
+ * to one; http_tls_release drops it; NULL without ca_file); without, the
+ * handle gets a copy.
  */
+struct tls_blob;
 int	http_tls_apply(struct http_engine *, CURL *, const char *ca_file,
-	    char **err);
+	    struct tls_blob **held, char **err);
+void	http_tls_release(struct tls_blob *);
 
 /*
  * Generic transfer (SMTP, or HTTP set up by hand): the caller configures the
@@ -39,6 +45,8 @@ int	http_tls_apply(struct http_engine *, CURL *, const char *ca_file,
 typedef void (*xfer_done_cb)(CURL *, CURLcode, void *arg);
 struct xfer	*xfer_start(struct http_engine *, CURL *, xfer_done_cb,
 		    void *arg);
+/* The transfer keeps the reference (http_tls_apply) until it ends. */
+void		 xfer_hold(struct xfer *, struct tls_blob *);
 void		 xfer_cancel(struct xfer *);	/* caller owns the easy */
 
 /* HTTP requests with a buffered response. */

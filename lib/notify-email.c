@@ -67,6 +67,7 @@ struct email_send {
 	size_t			 len;
 	size_t			 off;
 	char			*origin;
+	struct tls_blob		*ca;		/* until the transfer holds it */
 	char			 errbuf[CURL_ERROR_SIZE];
 };
 
@@ -661,6 +662,7 @@ static void
 email_send_free(struct email_send *s)
 {
 	curl_slist_free_all(s->rcpt);
+	http_tls_release(s->ca);
 	free(s->msg);
 	free(s->origin);
 	free(s);
@@ -776,7 +778,7 @@ email_setup(struct notifier *n, struct email_send *s, CURL *easy,
 		return -1;
 	}
 	if (tls != EMAIL_TLS_NONE &&
-	    http_tls_apply(n->env.http, easy, c->ca_file, err) == -1)
+	    http_tls_apply(n->env.http, easy, c->ca_file, &s->ca, err) == -1)
 		return -1;
 
 	if (c->username != NULL && c->password_file != NULL) {
@@ -804,6 +806,7 @@ email_send(struct notifier *n, struct delivery *d)
 	const struct email_conf *c = n->cfg->conf;
 	struct email_priv *p = n->priv;
 	struct email_send *s;
+	struct xfer *x;
 	CURL *easy;
 	char *err = NULL, *why;
 
@@ -831,12 +834,14 @@ email_send(struct notifier *n, struct delivery *d)
 	log_debug("%s: sending alert %s to %s through %s", n->cfg->name,
 	    d->alert->id, d->recipient, p->origin);
 	notifier_ref(n);
-	if (xfer_start(n->env.http, easy, email_done_cb, s) == NULL) {
+	if ((x = xfer_start(n->env.http, easy, email_done_cb, s)) == NULL) {
 		notifier_unref(n);
 		curl_easy_cleanup(easy);
 		err = xstrdup("cannot start the transfer");
 		goto fail;
 	}
+	xfer_hold(x, s->ca);
+	s->ca = NULL;
 	return 0;
 
 fail:

@@ -3,7 +3,10 @@
  * bundle rather than replacing it, so an operator who adds a proxy's CA does
  * not lose the public roots: the bundle and the file are joined into one PEM
  * blob handed to libcurl (CURLOPT_CAINFO_BLOB). Blobs are cached per path and
- * rebuilt when the file changes on disk.
+ * rebuilt when the file changes on disk. libcurl is given the cached blob
+ * itself, not a copy (a copy per waiting transfer was hundreds of MiB with
+ * 1,000 tenants): each transfer holds a reference until it ends, so a
+ * rebuild never frees a blob a transfer may still read.
  */
 #include <sys/queue.h>
 #include <sys/stat.h>
@@ -40,11 +43,17 @@ struct tls_file {
 	size_t		 len;
 };
 
+/* Bundle + ca_file, as libcurl reads it. */
+struct tls_blob {
+	unsigned		 refs;
+	char			*data;
+	size_t			 len;
+};
+
 struct tls_anchor {
 	struct tls_file		 file;		/* the ca_file */
 	unsigned long		 system_gen;	/* bundle it was joined with */
-	char			*blob;		/* bundle + ca_file */
-	size_t			 bloblen;
+	struct tls_blob		*blob;		/* one reference */
 	LIST_ENTRY(tls_anchor)	 entry;
 };
 
@@ -63,6 +72,15 @@ tls_cache_new(void)
 	tc = xcalloc(1, sizeof *tc);
 	LIST_INIT(&tc->anchors);
 	return tc;
+}
+
+void
+http_tls_release(struct tls_blob *b)
+{
+	if (b == NULL || --b->refs > 0)
+		return;
+	free(b->data);
+	free(b);
 }
 
 static void
@@ -85,7 +103,7 @@ tls_cache_free(struct tls_cache *tc)
 		LIST_REMOVE(a, entry);
 		tls_file_clear(&a->file);
 		free(a->file.path);
-		free(a->blob);
+		http_tls_release(a->blob);
 		free(a);
 	}
 	tls_file_clear(&tc->system);
@@ -259,7 +277,7 @@ tls_anchor_blob(struct tls_cache *tc, const char *path,
 		return -1;
 	}
 	if (changed) {
-		free(a->blob);
+		http_tls_release(a->blob);
 		a->blob = NULL;
 		if (tls_file_load(&a->file, path) == -1) {
 			*err = xasprintf("ca_file %s: %s", path,
@@ -275,17 +293,19 @@ tls_anchor_blob(struct tls_cache *tc, const char *path,
 		return -1;
 	}
 	if (a->blob == NULL || a->system_gen != tc->system_gen) {
-		free(a->blob);
+		http_tls_release(a->blob);
 		slen = tc->system.data != NULL ? tc->system.len : 0;
-		a->bloblen = slen + 1 + a->file.len;
-		a->blob = xmalloc(a->bloblen + 1);
+		a->blob = xcalloc(1, sizeof *a->blob);
+		a->blob->refs = 1;
+		a->blob->len = slen + 1 + a->file.len;
+		a->blob->data = xmalloc(a->blob->len + 1);
 		if (slen > 0)
-			memcpy(a->blob, tc->system.data, slen);
+			memcpy(a->blob->data, tc->system.data, slen);
 		/* A bundle without a final newline must not glue two
 		 * PEM lines together. */
-		a->blob[slen] = '\n';
-		memcpy(a->blob + slen + 1, a->file.data, a->file.len);
-		a->blob[a->bloblen] = '\0';
+		a->blob->data[slen] = '\n';
+		memcpy(a->blob->data + slen + 1, a->file.data, a->file.len);
+		a->blob->data[a->blob->len] = '\0';
 		a->system_gen = tc->system_gen;
 	}
 	*out = a;
@@ -294,12 +314,14 @@ tls_anchor_blob(struct tls_cache *tc, const char *path,
 
 int
 http_tls_apply(struct http_engine *e, CURL *easy, const char *ca_file,
-    char **err)
+    struct tls_blob **held, char **err)
 {
 	struct tls_anchor	*a;
 	struct curl_blob	 blob;
 
 	*err = NULL;
+	if (held != NULL)
+		*held = NULL;
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(easy, CURLOPT_SSLVERSION,
@@ -308,13 +330,18 @@ http_tls_apply(struct http_engine *e, CURL *easy, const char *ca_file,
 		return 0;
 	if (tls_anchor_blob(http_engine_tls(e), ca_file, &a, err) == -1)
 		return -1;
-	blob.data = a->blob;
-	blob.len = a->bloblen;
-	blob.flags = CURL_BLOB_COPY;	/* the cache may reload meanwhile */
+	blob.data = a->blob->data;
+	blob.len = a->blob->len;
+	/* Without a holder the cache may rebuild it meanwhile: a copy. */
+	blob.flags = held != NULL ? CURL_BLOB_NOCOPY : CURL_BLOB_COPY;
 	if (curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &blob) != CURLE_OK) {
 		*err = xasprintf("ca_file %s: this libcurl cannot take a CA "
 		    "blob", ca_file);
 		return -1;
+	}
+	if (held != NULL) {
+		a->blob->refs++;
+		*held = a->blob;
 	}
 	return 0;
 }

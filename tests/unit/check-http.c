@@ -458,6 +458,35 @@ START_TEST(test_tls_ca_file_reloaded)
 }
 END_TEST
 
+/* A request already started keeps the bundle it was given when the anchor
+ * is rebuilt under it (libcurl reads the blob in place, not a copy). */
+START_TEST(test_tls_ca_file_rebuilt_in_flight)
+{
+	struct event_base	*base = event_base_new();
+	struct http_engine	*e = http_engine_new(base);
+	struct result		 old, new;
+	char			 anchor[300];
+
+	snprintf(anchor, sizeof anchor, "%s/inflight-%d.pem", ts_dir,
+	    (int)getpid());
+	copy_file(ts_path("certs/ca.pem"), anchor);
+	memset(&old, 0, sizeof old);
+	memset(&new, 0, sizeof new);
+	start(e, "GET", ts_url(&tls, 1, "/hello"), anchor, 5000, 1024, &old);
+	copy_file(ts_path("certs/rogue-ca.pem"), anchor);
+	start(e, "GET", ts_url(&rogue, 1, "/hello"), anchor, 5000, 1024, &new);
+	ts_run(base, &old.done, 1, 10000);
+	ts_run(base, &new.done, 1, 10000);
+	ck_assert_int_eq(old.status, 200);
+	ck_assert_int_eq(new.status, 200);
+	result_clear(&old);
+	result_clear(&new);
+	unlink(anchor);
+	http_engine_free(e);
+	event_base_free(base);
+}
+END_TEST
+
 START_TEST(test_tls_bad_ca_file)
 {
 	struct event_base	*base = event_base_new();
@@ -468,7 +497,7 @@ START_TEST(test_tls_bad_ca_file)
 	FILE			*f;
 
 	ck_assert_int_eq(http_tls_apply(e, easy, "/nonexistent/ca.pem",
-	    &err), -1);
+	    NULL, &err), -1);
 	ck_assert_ptr_nonnull(err);
 	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/ca.pem"));
 	free(err);
@@ -477,17 +506,17 @@ START_TEST(test_tls_bad_ca_file)
 	f = fopen(junk, "w");
 	fputs("this is not a certificate\n", f);
 	fclose(f);
-	ck_assert_int_eq(http_tls_apply(e, easy, junk, &err), -1);
+	ck_assert_int_eq(http_tls_apply(e, easy, junk, NULL, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "no PEM certificate"));
 	free(err);
 	/* A private key alone holds no certificate either. */
 	ck_assert_int_eq(http_tls_apply(e, easy, ts_path("certs/ca.key"),
-	    &err), -1);
+	    NULL, &err), -1);
 	free(err);
 	ck_assert_int_eq(http_tls_apply(e, easy, ts_path("certs/ca.pem"),
-	    &err), 0);
+	    NULL, &err), 0);
 	ck_assert_ptr_null(err);
-	ck_assert_int_eq(http_tls_apply(e, easy, NULL, &err), 0);
+	ck_assert_int_eq(http_tls_apply(e, easy, NULL, NULL, &err), 0);
 	curl_easy_cleanup(easy);
 
 	/* Through http_request: an error, from the loop. */
@@ -834,6 +863,7 @@ http_suite(void)
 	tcase_add_test(tc, test_tls_ca_file);
 	tcase_add_test(tc, test_tls_rogue);
 	tcase_add_test(tc, test_tls_ca_file_reloaded);
+	tcase_add_test(tc, test_tls_ca_file_rebuilt_in_flight);
 	tcase_add_test(tc, test_tls_bad_ca_file);
 	suite_add_tcase(s, tc);
 
