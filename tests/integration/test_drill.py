@@ -115,6 +115,40 @@ class DrillTest(gwtest.TestCase):
                         on_timeout=self.diagnostics)
         self.assertEqual(len(self.env.db("SELECT id FROM drills")), 1)
 
+    def test_drill_sign_in_counts_as_the_90_day_validation(self):
+        from test_posture import directory, parse_table, user
+        self.write()
+        d = directory()
+        user(d, BG1)["signInActivity"]["lastSuccessfulSignInDateTime"] = \
+            "2020-01-01T00:00:00Z"
+        self.sim.posture(d)
+        cfg = self.env.config(self.sim, self.smtp, tenant={
+            "endpoints": {"login": self.sim.url, "graph": self.sim.url,
+                          "log_analytics": self.sim.url}},
+            top={"runtime_dir": self.run_dir})
+        self.config_path = self.env.write_config(cfg)
+
+        def row():
+            r = self.env.run_daemon(["-c", self.config_path, "--posture"],
+                                    timeout=120)
+            return r, parse_table(r.stdout)["contoso"][
+                ("sign-in-90d", BG1_UPN)]
+        r, (result, evidence) = row()
+        self.assertEqual((r.returncode, result), (2, "FAIL"), r.stdout)
+        self.assertIn("validation overdue", evidence)
+
+        self.start()
+        r = self.drill(BG1_UPN, "--window", "10m")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        drill_id = r.stdout.split()[1]
+        self.sim.signin(BG1, BG1_UPN)
+        self.wait_mails(1)
+        r, (result, evidence) = row()
+        self.assertEqual((r.returncode, result), (0, "pass"),
+                         r.stdout + r.stderr)
+        self.assertRegex(evidence, r"^validated by drill %s announced by "
+                         r"%s: successful sign-in \d{4}-" % (drill_id, USER))
+
     def test_refusals_and_a_stale_socket(self):
         self.write(smtp=False)
         # No daemon: no socket, then a stale one that nobody answers.
