@@ -113,6 +113,15 @@ drill_request_parse(const json_t *req, const char **account,
 		*why = "drill: reason must be a string of at most 200 bytes";
 		return -1;
 	}
+	/* It is logged: one line, nothing a terminal would act on. */
+	for (size_t i = 0; rsn != NULL && i < json_string_length(rsn); i++) {
+		unsigned char ch = (unsigned char)json_string_value(rsn)[i];
+
+		if (ch < 0x20 || ch == 0x7f) {
+			*why = "drill: reason must not hold control characters";
+			return -1;
+		}
+	}
 	*window = (int64_t)json_integer_value(win);
 	if (drill_window_check(*window, why) == -1)
 		return -1;

@@ -127,6 +127,9 @@ START_TEST(request_round_trip_and_checks)
 	expect_bad("{\"drill\": {\"account\": \"a\", \"window\": 60, "
 	    "\"reason\": 7}}", "drill: reason must be a string of at most 200 "
 	    "bytes");
+	expect_bad("{\"drill\": {\"account\": \"a\", \"window\": 60, "
+	    "\"reason\": \"x\\nFAKE log line\"}}", "drill: reason must not "
+	    "hold control characters");
 	ck_assert_int_eq(drill_window_check(60, &why), 0);
 	ck_assert_int_eq(drill_window_check(86400, &why), 0);
 }
