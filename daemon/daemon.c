@@ -15,6 +15,8 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "control.h"
+#include "drill.h"
 #include "health.h"
 #include "daemon.h"
 #include "http.h"
@@ -56,6 +58,7 @@ struct daemon {
 	struct health		*health;
 	struct metrics_http	*metrics_http;	/* /metrics, /healthz */
 	struct posture_watch	*posture;
+	struct control		*control;	/* --drill announcements */
 	struct notifier		**notifiers;
 	size_t			  nnotifiers;
 	struct retired		*retired;
@@ -246,6 +249,10 @@ daemon_reload(struct daemon *d)
 		    "cannot change");
 		return;
 	}
+	if (strcmp(c->runtime_dir, d->config->runtime_dir) != 0)
+		log_warnx("reload: runtime_dir changed (%s -> %s): the control "
+		    "socket stays where it is until a restart",
+		    d->config->runtime_dir, c->runtime_dir);
 	if (notifiers_build(d, c, &nv, &nn) == -1) {
 		log_warnx("reload failed: keeping the running configuration");
 		config_free(c);
@@ -452,9 +459,20 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
  * back and finished as "sent again after the restart"), one last loop turn
  * runs the frees that scheduled, and only then go the notifiers and the
  * configurations they point into. */
+/* A request on the control socket: a drill announcement (drill.h). */
+static json_t *
+drill_request_cb(const json_t *req, long uid, const char *user, void *arg)
+{
+	struct daemon *d = arg;
+
+	return drill_answer(d->store, d->config, req, uid, user,
+	    time_now_us());
+}
+
 static void
 daemon_free(struct daemon *d)
 {
+	control_free(d->control);
 	metrics_http_free(d->metrics_http);
 	posture_watch_free(d->posture);
 	pollers_free(d->pollers);
@@ -648,6 +666,10 @@ daemon_run(const struct daemon_opts *opts)
 	    d.config->state_dir);
 	if (!opts->once) {
 		daemon_metrics_start(&d);
+		/* Without the socket the daemon still watches; only drills
+		 * cannot be announced. */
+		d.control = control_new(d.base, drill_request_cb, &d);
+		(void)control_listen(d.control, d.config->runtime_dir);
 		daemon_systemd_start(&d);
 	}
 

@@ -49,6 +49,11 @@ int	operator_replay(const char *config_path, const char *file,
  * failed or could not be read, 78 invalid config). */
 int	posture_cli(const char *config_path, int debug);
 
+/* drill.c: --drill ACCOUNT --window D [--reason TEXT]; returns the exit
+ * code (0 accepted, 2 no daemon answered, 64, 78). */
+int	drill_cli(const char *config_path, const char *account,
+	    const char *window, const char *reason, int debug);
+
 /* lock.c: the exclusive lock on state_dir; returns the held fd, or -1
  * with *exit_code (EXIT_LOCKED or EXIT_STATE_DIR) after logging why. */
 int	state_dir_lock(const char *state_dir, int *exit_code);

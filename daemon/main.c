@@ -19,7 +19,8 @@
 #define DEFAULT_CONFIG	"/etc/glasswatch/glasswatch.yaml"
 
 enum { OPT_CHECK = 256, OPT_ONCE, OPT_VERSION, OPT_TEST_NOTIFY, OPT_STATUS,
-	OPT_HISTORY, OPT_SINCE, OPT_REPLAY, OPT_TENANT, OPT_POSTURE };
+	OPT_HISTORY, OPT_SINCE, OPT_REPLAY, OPT_TENANT, OPT_POSTURE, OPT_DRILL,
+	OPT_WINDOW, OPT_REASON };
 
 /* --history without --since: the last 7 days. */
 #define HISTORY_SINCE_DEFAULT	(7 * 86400)
@@ -35,6 +36,9 @@ static const struct option longopts[] = {
 	{ "replay", required_argument, NULL, OPT_REPLAY },
 	{ "tenant", required_argument, NULL, OPT_TENANT },
 	{ "posture", no_argument, NULL, OPT_POSTURE },
+	{ "drill", required_argument, NULL, OPT_DRILL },
+	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "reason", required_argument, NULL, OPT_REASON },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -71,11 +75,18 @@ usage(FILE *f)
 	    "nothing\n"
 	    "       glasswatchd [-d] [-c FILE] --posture  check the break-glass "
 	    "accounts' setup\n"
+	    "       glasswatchd [-c FILE] --drill ACCOUNT --window D "
+	    "[--reason TEXT]\n"
+	    "                                             announce a test "
+	    "sign-in to the running\n"
+	    "                                             daemon (D: 1m to "
+	    "24h)\n"
 	    "       glasswatchd --version | --help\n"
 	    "\n"
 	    "  -c, --config FILE  configuration file (default %s)\n"
 	    "  -d, --debug        log at debug level\n"
 	    "      --since D      with --history: how far back (7d)\n"
+	    "      --reason TEXT  with --drill: a note logged with it\n"
 	    "      --tenant NAME  with --replay: the tenant the records belong "
 	    "to (default:\n"
 	    "                     every tenant, by its break-glass accounts)\n"
@@ -83,7 +94,8 @@ usage(FILE *f)
 	    "exit codes: 0 ok; 1 --check found errors; 2 --once left a "
 	    "source or delivery failing,\n"
 	    "            or --test-notify was not delivered, or a --posture "
-	    "check failed;\n"
+	    "check failed,\n"
+	    "            or no daemon took a --drill;\n"
 	    "            64 bad usage; 65 --replay input not readable as "
 	    "records;\n"
 	    "            66 --replay file cannot be opened; 73 state_dir "
@@ -167,6 +179,7 @@ main(int argc, char *argv[])
 {
 	struct daemon_opts opts = { DEFAULT_CONFIG, 0, 0 };
 	const char *notify = NULL, *replay = NULL, *tenant = NULL, *why;
+	const char *drill = NULL, *window = NULL, *reason = NULL;
 	int64_t since = HISTORY_SINCE_DEFAULT;
 	int ch, check = 0, status = 0, history = 0, since_set = 0, posture = 0;
 
@@ -212,6 +225,15 @@ main(int argc, char *argv[])
 		case OPT_POSTURE:
 			posture = 1;
 			break;
+		case OPT_DRILL:
+			drill = optarg;
+			break;
+		case OPT_WINDOW:
+			window = optarg;
+			break;
+		case OPT_REASON:
+			reason = optarg;
+			break;
 		case OPT_VERSION:
 			version();
 			return EXIT_OK;
@@ -231,8 +253,17 @@ main(int argc, char *argv[])
 		fprintf(stderr, "glasswatchd: --tenant goes with --replay\n");
 		return EXIT_USAGE;
 	}
+	if ((window != NULL || reason != NULL) && drill == NULL) {
+		fprintf(stderr, "glasswatchd: --window and --reason go with "
+		    "--drill\n");
+		return EXIT_USAGE;
+	}
+	if (drill != NULL && window == NULL) {
+		fprintf(stderr, "glasswatchd: --drill needs --window D\n");
+		return EXIT_USAGE;
+	}
 	if (optind != argc || check + opts.once + (notify != NULL) + status +
-	    history + (replay != NULL) + posture > 1) {
+	    history + (replay != NULL) + posture + (drill != NULL) > 1) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -249,5 +280,8 @@ main(int argc, char *argv[])
 		return test_notify(opts.config_path, notify, opts.debug);
 	if (posture)
 		return posture_cli(opts.config_path, opts.debug);
+	if (drill != NULL)
+		return drill_cli(opts.config_path, drill, window, reason,
+		    opts.debug);
 	return daemon_run(&opts);
 }

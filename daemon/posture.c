@@ -1,8 +1,9 @@
 /*
  * glasswatchd --posture (DESIGN.md "Command line contract"): the posture
  * checks of every tenant once, on an event loop of its own, as a table on
- * stdout. It takes no lock and touches neither the state store nor the
- * outbox, so it runs beside the daemon. Exit 0 when every check passed
+ * stdout. It takes no lock, writes neither the state store nor the outbox
+ * (it only reads drill sign-ins from the store, when there is one), so it
+ * runs beside the daemon. Exit 0 when every check passed
  * (warnings included), 2 when one failed or could not be checked.
  */
 #include <stdio.h>
@@ -15,12 +16,14 @@
 #include "auth.h"
 #include "config.h"
 #include "daemon.h"
+#include "drill.h"
 #include "http.h"
 #include "log.h"
 #include "poller.h"
 #include "posture.h"
 #include "posture-graph.h"
 #include "ratelimit.h"
+#include "store.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -86,9 +89,21 @@ posture_app_window(struct posture_cli *cli, const struct tenant_config *t)
 
 /* The table: one header, then a row per finding. */
 static int
-posture_print(const struct posture_cli *cli, int64_t now)
+posture_print(const struct posture_cli *cli, const struct config *c,
+    int64_t now)
 {
+	struct store *st = NULL;
+	char *err = NULL;
 	int failed = 0;
+
+	/* Drill sign-ins count as validation (drill.h); without a store
+	 * the checks simply go without them. */
+	if (store_open(c->state_dir, 1, &st, &err) == -1) {
+		log_debug("posture: no drill evidence: %s", err != NULL ? err :
+		    "no state store");
+		free(err);
+		st = NULL;
+	}
 
 	for (size_t i = 0; i < cli->n; i++) {
 		const struct posture_tenant *pt = &cli->v[i];
@@ -103,6 +118,9 @@ posture_print(const struct posture_cli *cli, int64_t now)
 				    "errors"), "policies", json_string("no "
 				    "answer in time"));
 		}
+		if (st != NULL && pt->snap != NULL)
+			(void)drill_posture_evidence(st, pt->t, pt->snap,
+			    now - POSTURE_SIGNIN_DAYS * 86400 * USEC_PER_SEC);
 		posture_check(pt->t, pt->snap != NULL ? pt->snap : empty, now,
 		    &fs);
 		json_decref(empty);
@@ -126,6 +144,7 @@ posture_print(const struct posture_cli *cli, int64_t now)
 		failed |= posture_any_failed(&fs);
 		posture_findings_clear(&fs);
 	}
+	store_close(st);
 	return failed;
 }
 
@@ -180,7 +199,7 @@ posture_cli(const char *config_path, int debug)
 		fprintf(stderr, "glasswatchd: posture: Graph did not answer "
 		    "within %d s; the checks not read are errors\n",
 		    POSTURE_RUN_SEC);
-	failed = posture_print(&cli, time_now_us());
+	failed = posture_print(&cli, c, time_now_us());
 
 	/* Readers, then their token sources, then the engine under both. */
 	for (size_t i = 0; i < cli.n; i++) {

@@ -68,7 +68,22 @@ alert_free(struct alert *a)
 	free(a->account_oid);
 	free(a->account_upn);
 	free(a->subject);
+	free(a->drill);
 	free(a);
+}
+
+void
+alert_mark_drill(struct alert *a, const char *note)
+{
+	char *s;
+
+	free(a->drill);
+	a->drill = xstrdup(note);
+	if (a->subject != NULL && strncmp(a->subject, "[DRILL] ", 8) != 0) {
+		s = xasprintf("[DRILL] %s", a->subject);
+		free(a->subject);
+		a->subject = s;
+	}
 }
 
 const char *
@@ -199,6 +214,11 @@ alert_put_event_headline(struct buf *b, const struct alert *a)
 static void
 alert_put_headline(struct buf *b, const struct alert *a)
 {
+	/* First, so that a short SMS or a chat preview still shows it. */
+	if (a->drill != NULL) {
+		alert_put_value(b, a->drill);
+		buf_puts(b, ": ");
+	}
 	switch (a->kind) {
 	case ALERT_EVENT:
 		alert_put_event_headline(b, a);

@@ -36,11 +36,19 @@ struct alert {
 	/* System alerts, when raised: what they are about (a SYSALERT_*
 	 * string, static); NULL otherwise and for stored alerts. */
 	const char	 *topic;
+	/* An announced drill covers the alert's records: "DRILL announced
+	 * by USER at TIME, window until TIME" (stored with the alert, so a
+	 * retry after a restart says the same); NULL otherwise. */
+	char		 *drill;
 };
 
 struct alert	*alert_new(enum alert_kind);	/* fresh id, created now */
 void		 alert_add_record(struct alert *, struct record *); /* owns */
 void		 alert_free(struct alert *);
+/* Marks the (rendered) alert as a drill: note becomes a->drill, which
+ * every headline (text, HTML, SMS, webhooks) starts with, and the subject
+ * gets the prefix "[DRILL] ". */
+void		 alert_mark_drill(struct alert *, const char *note);
 const char	*alert_kind_name(enum alert_kind);
 int		 alert_kind_from_name(const char *, enum alert_kind *);
 /* "Critical", "Error", "Warning", "Informational", "Verbose" for 0..4. */

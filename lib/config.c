@@ -30,6 +30,7 @@
 #include "xmalloc.h"
 
 #define DEFAULT_STATE_DIR	"/var/lib/glasswatch"
+#define DEFAULT_RUNTIME_DIR	"/run/glasswatch"
 #define DEFAULT_SUBJECT		"[Sev{severity}] {rule}: {upn} from {ip}"
 #define DEFAULT_IMDS		"http://169.254.169.254"
 
@@ -771,8 +772,14 @@ static const struct opt_spec posture_opts[] = {
 	OPT_END
 };
 
+static const struct opt_spec drills_opts[] = {
+	{ .key = "actions", .type = OPT_STRLIST, .offset = 0 },
+	OPT_END
+};
+
 static const struct opt_spec config_opts[] = {
 	{ .key = "state_dir", .type = OPT_STRING, .offset = G(state_dir) },
+	{ .key = "runtime_dir", .type = OPT_STRING, .offset = G(runtime_dir) },
 	{ .key = "log", .type = OPT_MAP, .offset = G(log_level),
 	  .sub = log_opts },
 	{ .key = "http", .type = OPT_MAP, .offset = G(http_timeout),
@@ -786,7 +793,8 @@ static const struct opt_spec config_opts[] = {
 	  .sub = history_opts },
 	{ .key = "posture", .type = OPT_MAP, .offset = G(posture_every),
 	  .sub = posture_opts },
-	{ .key = "drills", .type = OPT_UNSUPPORTED },
+	{ .key = "drills", .type = OPT_MAP, .offset = G(drill_actions),
+	  .sub = drills_opts },
 	{ .key = "system_actions", .type = OPT_STRLIST,
 	  .offset = G(system_actions) },
 	{ .key = "tenants", .type = OPT_LIST, .offset = G(tenants),
@@ -910,6 +918,10 @@ check_references(struct cfg *cfg, yaml_node_t *root, struct config_yaml *y)
 		cfg_error(cfg, list, "system_actions: an empty list would "
 		    "leave system alerts (a blind monitor, a failed "
 		    "delivery) unsent");
+	list = cfg_value(cfg, cfg_value(cfg, root, "drills"), "actions");
+	for (size_t k = 0; k < c->drill_actions.n; k++)
+		check_action(cfg, c, seq_item(cfg, list, k), "drills.actions",
+		    c->drill_actions.v[k]);
 	nlist = cfg_value(cfg, root, "notifiers");
 	for (size_t k = 0; k < y->notifiers.n; k++) {
 		const struct notifier_config *n = &y->notifiers.v[k];
@@ -1045,18 +1057,19 @@ config_yaml_free(struct config_yaml *y)
 	free(c->path);
 }
 
+/* A directory left unset: systemd's variable for it (which may list
+ * several, separated by ':'), else the built-in default. */
 static void
-default_state_dir(struct config *c)
+default_dir(char **dir, const char *env_name, const char *def)
 {
-	const char *env = getenv("STATE_DIRECTORY");
+	const char *env = getenv(env_name);
 
-	if (c->state_dir != NULL)
+	if (*dir != NULL)
 		return;
-	/* systemd may list several directories separated by ':'. */
 	if (env != NULL && *env != '\0')
-		c->state_dir = xstrndup(env, strcspn(env, ":"));
+		*dir = xstrndup(env, strcspn(env, ":"));
 	else
-		c->state_dir = xstrdup(DEFAULT_STATE_DIR);
+		*dir = xstrdup(def);
 }
 
 struct config *
@@ -1110,7 +1123,9 @@ config_load(const char *path, struct config_errors *errs)
 	*c = y->c;
 	c->path = xstrdup(path);
 	c->history_keep = y->history.keep;
-	default_state_dir(c);
+	default_dir(&c->state_dir, "STATE_DIRECTORY", DEFAULT_STATE_DIR);
+	/* The control socket: RuntimeDirectory= sets $RUNTIME_DIRECTORY. */
+	default_dir(&c->runtime_dir, "RUNTIME_DIRECTORY", DEFAULT_RUNTIME_DIR);
 	c->rules = xcalloc(y->rules.n ? y->rules.n : 1, sizeof *c->rules);
 	for (size_t i = 0; i < y->rules.n; i++)
 		c->rules[i] = y->rules.v[i].r;
@@ -1144,11 +1159,13 @@ config_free(struct config *c)
 		notifier_config_free(&c->notifiers[i]);
 	free(c->notifiers);
 	strlist_clear(&c->system_actions);
+	strlist_clear(&c->drill_actions);
 	cfg_free_fields(metrics_opts, &c->metrics);
 	for (size_t i = 0; i < c->ntenants; i++)
 		cfg_free_fields(tenant_opts, &c->tenants[i]);
 	free(c->tenants);
 	free(c->state_dir);
+	free(c->runtime_dir);
 	free(c->path);
 	free(c);
 }

@@ -150,6 +150,8 @@ struct metrics_config {
 struct config {
 	char			*path;
 	char			*state_dir;
+	/* The control socket's directory (drill announcements). */
+	char			*runtime_dir;
 	int			 log_level;	/* syslog priority */
 	int			 log_format;	/* enum log_format */
 	int64_t			 http_timeout;
@@ -166,6 +168,9 @@ struct config {
 	/* Where system alerts go (DESIGN.md "System alerts"); when the
 	 * file has no system_actions: every notifier a rule uses. */
 	struct strlist		 system_actions;
+	/* drills: actions: notifiers told of announced drills' alerts
+	 * besides the rule's own actions. */
+	struct strlist		 drill_actions;
 	struct metrics_config	 metrics;
 };
 

@@ -11,6 +11,7 @@
 #include "alert.h"
 #include "auth.h"
 #include "config.h"
+#include "drill.h"
 #include "log.h"
 #include "poller.h"
 #include "posture.h"
@@ -154,6 +155,9 @@ watch_snapshot_cb(json_t *snap, void *arg)
 
 	posture_read_free(wt->read);
 	wt->read = NULL;
+	/* On a store error the checks go on without the drills' evidence. */
+	(void)drill_posture_evidence(wt->w->store, wt->t, snap,
+	    now - POSTURE_SIGNIN_DAYS * 86400 * USEC_PER_SEC);
 	posture_check(wt->t, snap, now, &fs);
 	json_decref(snap);
 	for (size_t i = 0; i < fs.n; i++)

@@ -241,9 +241,26 @@ check_user(const struct acct_view *v)
 	{
 		const json_t *sia = json_object_get(u, "signInActivity");
 		const char *last = jstr(sia, "lastSuccessfulSignInDateTime");
-		int64_t when;
+		/* A sign-in inside an announced drill (drill.h), which
+		 * signInActivity may not show yet. */
+		const json_t *dr = json_object_get(json_object_get(v->snap,
+		    "drill_sign_ins"), v->a->object_id);
+		const char *dt = jstr(dr, "time");
+		int64_t when, dwhen;
+		int fresh;
 
-		if (last == NULL || time_parse_iso8601(last, &when) == -1)
+		fresh = last != NULL && time_parse_iso8601(last, &when) == 0 &&
+		    v->now - when <= POSTURE_SIGNIN_DAYS * DAY_US;
+		if (!fresh && dt != NULL && time_parse_iso8601(dt, &dwhen) == 0 &&
+		    v->now - dwhen <= POSTURE_SIGNIN_DAYS * DAY_US)
+			finding_add(v->out, "sign-in-90d", v->label,
+			    POSTURE_PASS, "validated by drill %s announced by "
+			    "%s: successful sign-in %s (%lld days ago)",
+			    jstr(dr, "drill") != NULL ? jstr(dr, "drill") : "-",
+			    jstr(dr, "announced_by") != NULL ?
+			    jstr(dr, "announced_by") : "-", dt,
+			    (long long)((v->now - dwhen) / DAY_US));
+		else if (last == NULL || time_parse_iso8601(last, &when) == -1)
 			finding_add(v->out, "sign-in-90d", v->label,
 			    POSTURE_FAIL, "validation overdue: no successful "
 			    "sign-in recorded (signInActivity)");

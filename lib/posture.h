@@ -48,6 +48,9 @@ struct posture_findings {
  *   "accounts": {"<object id>": {"user": {...}, "methods": [...],
  *               "active": [roleAssignmentSchedule...],
  *               "eligible": [roleEligibilitySchedule...]}}
+ *   "drill_sign_ins": {"<object id>": {"drill", "announced_by",
+ *               "time"}}: optional, from the store (drill.h); a
+ *               successful sign-in inside a drill counts as validation
  *   "errors":   {"<what>": "why"}: a read that failed; what is
  *               "policies", "admins", "admin_methods/<id>",
  *               "groups/<id>" or "<object id>/user|methods|active|

@@ -27,12 +27,14 @@
 #include "alert.h"
 #include "buf.h"
 #include "config.h"
+#include "drill.h"
 #include "log.h"
 #include "metrics.h"
 #include "outbox.h"
 #include "record.h"
 #include "rules.h"
 #include "store.h"
+#include "strlist.h"
 #include "template.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -359,16 +361,23 @@ rules_commit(struct rules *r, const struct rule_config *rule,
     struct alert *a, const struct carry *c, size_t n, int64_t now)
 {
 	enum mark_state	 state;
+	struct strlist	 actions = { NULL, 0 };
 	size_t		 i;
 
 	state = a->kind == ALERT_DIGEST ? MARK_DIGESTED : MARK_ALERTED;
 	a->subject = rules_subject(rule, a);
+	for (i = 0; i < rule->actions.n; i++)
+		strlist_add(&actions, rule->actions.v[i]);
+	/* An announced drill still pages the rule's actions, marked. */
+	if (a->kind != ALERT_ABSENCE && drill_mark_alert(r->store, r->config,
+	    a, &actions) == -1)
+		goto fail;
 
 	if (store_begin(r->store) == -1)
 		goto fail;
 	if (store_alert_insert(r->store, a) == -1)
 		goto rollback;
-	switch (outbox_enqueue(r->outbox, a, &rule->actions)) {
+	switch (outbox_enqueue(r->outbox, a, &actions)) {
 	case -1:
 		goto rollback;
 	case 0:
@@ -415,6 +424,7 @@ rules_commit(struct rules *r, const struct rule_config *rule,
 	rules_log_alert(a, c, n);
 	metrics_alert(a);
 	alert_free(a);
+	strlist_clear(&actions);
 	outbox_kick(r->outbox);
 	return 0;
 
@@ -425,6 +435,7 @@ fail:
 	    "stay unmarked and are evaluated again", a->tenant, a->rule,
 	    alert_kind_name(a->kind), a->id);
 	alert_free(a);
+	strlist_clear(&actions);
 	return -1;
 }
 

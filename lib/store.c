@@ -26,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "alert.h"
+#include "drill.h"
 #include "log.h"
 #include "record.h"
 #include "store.h"
@@ -34,7 +35,7 @@
 #include "xmalloc.h"
 
 /* The newest schema this binary knows (PRAGMA user_version). */
-#define STORE_VERSION		3
+#define STORE_VERSION		4
 /* PRAGMA application_id: "GWAT", so a foreign SQLite file is refused. */
 #define STORE_APPLICATION_ID	0x47574154
 #define STORE_BUSY_TIMEOUT_MS	5000
@@ -91,8 +92,17 @@ enum stmt_id {
 	STMT_POSTURE_SET,
 	STMT_POSTURE_HISTORY,
 	STMT_PRUNE_POSTURE,
+	STMT_DRILL_INSERT,
+	STMT_DRILL_AT,
+	STMT_DRILL_VALIDATED,
+	STMT_PRUNE_DRILLS,
 	STMT_COUNT
 };
+
+/* The columns of a drill, in the order store_drill_row reads them. */
+#define DRILL_COLUMNS							\
+	"d.id, d.tenant, d.account_oid, d.account_upn, d.announced_by, "	\
+	"d.uid, d.reason, d.announced_us, d.until_us"
 
 /* The columns of a record, in the order record_from_row reads them. */
 #define RECORD_COLUMNS							\
@@ -206,14 +216,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_ALERT_INSERT] =
 	    "INSERT INTO alerts (id, kind, rule, description, severity, "
 	    "tenant, tenant_id, account_oid, account_upn, created_us, count, "
-	    "subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-	    "?12)",
+	    "subject, drill) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+	    "?11, ?12, ?13)",
 	[STMT_ALERT_LINK] =
 	    "INSERT INTO alert_records (alert_id, position, tenant, "
 	    "record_id) VALUES (?1, ?2, ?3, ?4)",
 	[STMT_ALERT_GET] =
 	    "SELECT id, kind, rule, description, severity, tenant, tenant_id, "
-	    "account_oid, account_upn, created_us, count, subject "
+	    "account_oid, account_upn, created_us, count, subject, drill "
 	    "FROM alerts WHERE id = ?1",
 	[STMT_ALERT_RECORDS] =
 	    "SELECT " RECORD_COLUMNS " FROM alert_records l JOIN records r "
@@ -309,6 +319,30 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "result, evidence) VALUES (?1, ?2, ?3, ?6, ?4, ?5)",
 	[STMT_PRUNE_POSTURE] =
 	    "DELETE FROM posture_history WHERE at_us < ?1",
+
+	[STMT_DRILL_INSERT] =
+	    "INSERT INTO drills (id, tenant, account_oid, account_upn, "
+	    "announced_by, uid, reason, announced_us, until_us) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	/* The latest announced drill covering the event time. */
+	[STMT_DRILL_AT] =
+	    "SELECT " DRILL_COLUMNS " FROM drills d "
+	    "WHERE tenant = ?1 AND account_oid = lower(?2) "
+	    "AND announced_us <= ?3 AND until_us >= ?3 "
+	    "ORDER BY announced_us DESC, id LIMIT 1",
+	/* The latest successful sign-in inside a drill of the account. */
+	[STMT_DRILL_VALIDATED] =
+	    "SELECT " DRILL_COLUMNS ", r.event_us FROM drills d "
+	    "JOIN records r ON r.tenant = d.tenant "
+	    "AND lower(r.user_id) = d.account_oid "
+	    "AND r.signal IN ('sign_in', 'non_interactive_sign_in') "
+	    "AND r.success = 1 "
+	    "AND r.event_us BETWEEN d.announced_us AND d.until_us "
+	    "WHERE d.tenant = ?1 AND d.account_oid = lower(?2) "
+	    "AND r.event_us >= ?3 "
+	    "ORDER BY r.event_us DESC LIMIT 1",
+	[STMT_PRUNE_DRILLS] =
+	    "DELETE FROM drills WHERE until_us < ?1",
 	[STMT_PRUNE_RECORDS] =
 	    "DELETE FROM records WHERE received_us < ?1 AND NOT EXISTS "
 	    "(SELECT 1 FROM alert_records l WHERE l.tenant = records.tenant "
@@ -524,11 +558,29 @@ static const char store_schema_v3[] =
 	");"
 	"CREATE INDEX posture_history_at ON posture_history (at_us);";
 
+/* Version 4: announced drills (glasswatchd --drill), and the drill note an
+ * alert was marked with, so a retry after a restart renders the same. */
+static const char store_schema_v4[] =
+	"ALTER TABLE alerts ADD COLUMN drill TEXT;"
+	"CREATE TABLE drills ("
+	"  id TEXT PRIMARY KEY,"
+	"  tenant TEXT NOT NULL,"
+	"  account_oid TEXT NOT NULL,"
+	"  account_upn TEXT,"
+	"  announced_by TEXT NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  reason TEXT,"
+	"  announced_us INTEGER NOT NULL,"
+	"  until_us INTEGER NOT NULL"
+	");"
+	"CREATE INDEX drills_account ON drills (tenant, account_oid, until_us);";
+
 /* store_migrations[v] brings a version v - 1 schema to version v. */
 static const char *const store_migrations[STORE_VERSION + 1] = {
 	[1] = store_schema_v1,
 	[2] = store_schema_v2,
 	[3] = store_schema_v3,
+	[4] = store_schema_v4,
 };
 
 static int
@@ -1700,6 +1752,7 @@ store_alert_insert_rows(struct store *s, const struct alert *a)
 	rc |= bind_i64(st, 10, a->created_us);
 	rc |= bind_i64(st, 11, a->count);
 	rc |= bind_str(st, 12, a->subject);
+	rc |= bind_str(st, 13, a->drill);
 	if (rc != SQLITE_OK) {
 		store_error(s, purpose);
 		store_reset(st);
@@ -1792,6 +1845,7 @@ store_alert_load(struct store *s, const char *id, struct alert **out)
 	a->created_us = col_i64(st, 9);
 	a->count = (long)col_i64(st, 10);
 	a->subject = col_str(st, 11);
+	a->drill = col_str(st, 12);
 	store_reset(st);
 
 	if ((st = store_stmt(s, STMT_ALERT_RECORDS, purpose)) == NULL)
@@ -2275,7 +2329,9 @@ store_prune(struct store *s, int64_t before_us)
 	    (nrecords = store_delete_before(s, STMT_PRUNE_RECORDS,
 	    "pruning records", before_us)) == -1 ||
 	    store_delete_before(s, STMT_PRUNE_POSTURE,
-	    "pruning posture history", before_us) == -1)
+	    "pruning posture history", before_us) == -1 ||
+	    store_delete_before(s, STMT_PRUNE_DRILLS,
+	    "pruning drills", before_us) == -1)
 		goto out;
 	ok = 1;
 out:
@@ -2349,4 +2405,96 @@ out:
 		return -1;
 	}
 	return 0;
+}
+
+/* --- drills ---------------------------------------------------------- */
+
+int
+store_drill_insert(struct store *s, const struct drill *d)
+{
+	static const char purpose[] = "saving a drill";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = store_stmt(s, STMT_DRILL_INSERT, purpose)) == NULL)
+		return -1;
+	rc = bind_str(st, 1, d->id);
+	rc |= bind_str(st, 2, d->tenant);
+	rc |= bind_str(st, 3, d->account_oid);
+	rc |= bind_str(st, 4, d->account_upn);
+	rc |= bind_str(st, 5, d->announced_by);
+	rc |= bind_i64(st, 6, (int64_t)d->uid);
+	rc |= bind_str(st, 7, d->reason);
+	rc |= bind_i64(st, 8, d->announced_us);
+	rc |= bind_i64(st, 9, d->until_us);
+	if (rc != SQLITE_OK) {
+		store_error(s, purpose);
+		store_reset(st);
+		return -1;
+	}
+	return store_exec_stmt(s, st, purpose);
+}
+
+static struct drill *
+store_drill_row(sqlite3_stmt *st)
+{
+	struct drill *d = xcalloc(1, sizeof *d);
+
+	d->id = col_str(st, 0);
+	d->tenant = col_str(st, 1);
+	d->account_oid = col_str(st, 2);
+	d->account_upn = col_str(st, 3);
+	d->announced_by = col_str(st, 4);
+	d->uid = (long)col_i64(st, 5);
+	d->reason = col_str(st, 6);
+	d->announced_us = col_i64(st, 7);
+	d->until_us = col_i64(st, 8);
+	return d;
+}
+
+/* One row of a drill query: 1 found, 0 none, -1. */
+static int
+store_drill_query(struct store *s, enum stmt_id id, const char *purpose,
+    const char *tenant, const char *oid, int64_t at_us, struct drill **out,
+    int64_t *extra)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	if ((st = store_stmt(s, id, purpose)) == NULL)
+		return -1;
+	rc = bind_str(st, 1, tenant);
+	rc |= bind_str(st, 2, oid);
+	rc |= bind_i64(st, 3, at_us);
+	if (rc != SQLITE_OK) {
+		store_error(s, purpose);
+		store_reset(st);
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = store_drill_row(st);
+		if (extra != NULL)
+			*extra = col_i64(st, 9);
+	} else if (rc != SQLITE_DONE)
+		store_error(s, purpose);
+	store_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_drill_at(struct store *s, const char *tenant, const char *oid,
+    int64_t event_us, struct drill **out)
+{
+	return store_drill_query(s, STMT_DRILL_AT, "finding a drill", tenant,
+	    oid, event_us, out, NULL);
+}
+
+int
+store_drill_validated(struct store *s, const char *tenant, const char *oid,
+    int64_t since_us, struct drill **out, int64_t *sign_in_us)
+{
+	return store_drill_query(s, STMT_DRILL_VALIDATED,
+	    "finding a drill sign-in", tenant, oid, since_us, out, sign_in_us);
 }

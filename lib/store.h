@@ -234,4 +234,19 @@ int	store_posture_update(struct store *, const char *tenant,
 	    const char *check, const char *account, const char *result,
 	    const char *evidence, int64_t now_us, char **prev);
 
+/* Drills (drill.h): announced test sign-ins, kept until history prunes
+ * them after their window. */
+struct drill;
+int	store_drill_insert(struct store *, const struct drill *);
+/* The latest drill of (tenant, account object id) whose window holds
+ * event_us: 1 found (*out, drill_free), 0 none, -1. */
+int	store_drill_at(struct store *, const char *tenant, const char *oid,
+	    int64_t event_us, struct drill **out);
+/* The latest stored successful sign-in of the account at or after
+ * since_us that falls inside one of its drills: 1 (*out, *sign_in_us),
+ * 0 none, -1. */
+int	store_drill_validated(struct store *, const char *tenant,
+	    const char *oid, int64_t since_us, struct drill **out,
+	    int64_t *sign_in_us);
+
 #endif

@@ -426,6 +426,8 @@ wf_alert_json(const struct alert *a, size_t max)
 	json_object_set_new(o, "summary", wf_text(s));
 	free(s);
 	json_object_set_new(o, "subject", wf_str(a->subject));
+	if (a->drill != NULL)
+		json_object_set_new(o, "drill", wf_text(a->drill));
 	s = alert_headline(a);
 	json_object_set_new(o, "headline", wf_text(s));
 	free(s);

@@ -323,6 +323,39 @@ START_TEST(test_headline)
 }
 END_TEST
 
+/* A drill marks the rendered alert: the subject once, every body by its
+ * headline. */
+START_TEST(test_drill_marking)
+{
+	static const char note[] = "DRILL announced by alice at "
+	    "2026-11-22T03:40:00Z, window until 2026-11-22T04:10:00Z";
+	struct alert *a = sample_alert(ALERT_EVENT);
+	char *h, *text, *html;
+
+	h = alert_headline(a);
+	ck_assert_lacks(h, "DRILL");
+	free(h);
+	a->records[0]->success = 1;
+	alert_mark_drill(a, note);
+	alert_mark_drill(a, note);
+	ck_assert_str_eq(a->subject, "[DRILL] [Sev0] break-glass-sign-in: "
+	    "bg1@contoso.onmicrosoft.com from 203.0.113.7");
+	h = alert_headline(a);
+	ck_assert_str_eq(h, "DRILL announced by alice at 2026-11-22T03:40:00Z, "
+	    "window until 2026-11-22T04:10:00Z: Break-glass account "
+	    "bg1@contoso.onmicrosoft.com signed in");
+	text = alert_text_body(a);
+	ck_assert_prefix(text, h);
+	html = alert_html_body(a);
+	ck_assert_has(html, "DRILL announced by alice at");
+	ck_assert_has(html, "<title>[DRILL] [Sev0]");
+	free(h);
+	free(text);
+	free(html);
+	alert_free(a);
+}
+END_TEST
+
 /* ---- the notifier registry ------------------------------------------ */
 
 static int fake_inits, fake_finis;
@@ -1087,6 +1120,7 @@ alert_suite(void)
 	tcase_add_test(tc, test_body_missing_values);
 	tcase_add_test(tc, test_body_kinds);
 	tcase_add_test(tc, test_headline);
+	tcase_add_test(tc, test_drill_marking);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("notifiers");

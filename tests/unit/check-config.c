@@ -313,6 +313,42 @@ START_TEST(escalation_keys)
 }
 END_TEST
 
+/* drills.actions and runtime_dir: names checked like a rule's actions;
+ * runtime_dir follows systemd's RuntimeDirectory= when unset. */
+START_TEST(drills_and_runtime_dir)
+{
+	struct config *c;
+
+	setenv("RUNTIME_DIRECTORY", "/run/gw-test:/run/other", 1);
+	c = load("drills: { actions: [mail] }\n" TENANT RULE NOTIFIER);
+	ck_assert_msg(c != NULL, "%s", errs.n ? errs.v[0] : "?");
+	ck_assert_uint_eq(c->drill_actions.n, 1);
+	ck_assert_str_eq(c->drill_actions.v[0], "mail");
+	ck_assert_str_eq(c->runtime_dir, "/run/gw-test");
+	config_free(c);
+	unsetenv("RUNTIME_DIRECTORY");
+	c = load(TENANT RULE NOTIFIER);
+	ck_assert_msg(c != NULL, "%s", errs.n ? errs.v[0] : "?");
+	ck_assert_uint_eq(c->drill_actions.n, 0);
+	ck_assert_str_eq(c->runtime_dir, "/run/glasswatch");
+	config_free(c);
+	c = load("runtime_dir: /tmp/gw-run\n" TENANT RULE NOTIFIER);
+	ck_assert_msg(c != NULL, "%s", errs.n ? errs.v[0] : "?");
+	ck_assert_str_eq(c->runtime_dir, "/tmp/gw-run");
+	config_free(c);
+
+	ck_assert_ptr_null(load("drills: { actions: [mail, ghost, beat] }\n"
+	    TENANT RULE NOTIFIER
+	    "  - name: beat\n"
+	    "    type: heartbeat\n"
+	    "    url: https://hc-ping.example/0b1c\n"));
+	expect_error(1, 27, "drills.actions: no notifier is named 'ghost'");
+	expect_error(1, 34, "drills.actions: 'beat' is a heartbeat: it "
+	    "carries no alerts");
+	ck_assert_uint_eq(errs.n, 2);
+}
+END_TEST
+
 /* A heartbeat is pinged after poll cycles; it carries no alerts. */
 START_TEST(heartbeat_carries_no_alerts)
 {
@@ -414,16 +450,14 @@ END_TEST
 
 START_TEST(unsupported_features)
 {
-	ck_assert_ptr_null(load("drills: { actions: [] }\n"
-	    TENANT RULE "    blind: x\n    signal: audit\n"
+	ck_assert_ptr_null(load(TENANT RULE "    blind: x\n    signal: audit\n"
 	    NOTIFIER
 	    "  - name: pager\n"
 	    "    type: pager\n"));
-	expect_error(1, 9, "drills: not supported in this build");
-	expect_error(17, 5, "unknown key 'blind'");
-	expect_error(27, 11, "type: unknown notifier type 'pager' (email, "
+	expect_error(16, 5, "unknown key 'blind'");
+	expect_error(26, 11, "type: unknown notifier type 'pager' (email, "
 	    "sms, webhook or heartbeat)");
-	ck_assert_uint_eq(errs.n, 3);
+	ck_assert_uint_eq(errs.n, 2);
 }
 END_TEST
 
@@ -921,6 +955,7 @@ config_suite(void)
 
 	tcase_add_checked_fixture(tc, cfgtest_setup, cfgtest_teardown);
 	tcase_add_test(tc, good_file_and_defaults);
+	tcase_add_test(tc, drills_and_runtime_dir);
 	tcase_add_test(tc, public_cloud_fills_endpoints);
 	tcase_add_test(tc, state_dir_from_systemd);
 	tcase_add_test(tc, unknown_key);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "drill.h"
 #include "record.h"
 #include "store.h"
 #include "strlist.h"
@@ -187,7 +188,7 @@ START_TEST(schema_created)
 	snprintf(path, sizeof path, "%s-shm", dbpath);
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
-	ck_assert_int_eq(sql_int("PRAGMA user_version"), 3);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 4);
 	ck_assert_int_eq(sql_int("PRAGMA application_id"), 0x47574154);
 	mode = sql_text("PRAGMA journal_mode");
 	ck_assert_str_eq(mode, "wal");
@@ -231,9 +232,12 @@ START_TEST(reopen_keeps_data)
 	ck_assert_int_eq(store_record_get(st, "contoso", "r1", &r), 1);
 	ck_assert_str_eq(r->id, "r1");
 	record_free(r);
-	ck_assert_int_eq(sql_int("PRAGMA user_version"), 3);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 4);
 }
 END_TEST
+
+/* What schema version 4 added, for making older files. */
+#define V4_UNDO	"DROP TABLE drills; ALTER TABLE alerts DROP COLUMN drill; "
 
 /* A version 1 file (before audit records kept their modified
  * properties and deliveries could wait on a batch) is brought to version
@@ -246,7 +250,8 @@ START_TEST(migrate_from_v1)
 	put("r1", SIGNAL_AUDIT, "oid-1", T0, T0 + SEC);
 	store_close(st);
 	st = NULL;
-	sql_exec("DROP TABLE posture_findings; DROP TABLE posture_history; "
+	sql_exec(V4_UNDO "DROP TABLE posture_findings; "
+	    "DROP TABLE posture_history; "
 	    "ALTER TABLE records DROP COLUMN modified; "
 	    "DROP INDEX deliveries_batch; "
 	    "ALTER TABLE deliveries DROP COLUMN batch_id; "
@@ -255,7 +260,7 @@ START_TEST(migrate_from_v1)
 	    "'records') WHERE name = 'modified'"), 0);
 
 	ck_assert_msg(reopen(0, &err) == 0, "%s", err);
-	ck_assert_int_eq(sql_int("PRAGMA user_version"), 3);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 4);
 	ck_assert_int_eq(sql_int("SELECT count(*) FROM pragma_table_info("
 	    "'deliveries') WHERE name = 'batch_id'"), 1);
 	ck_assert_int_eq(store_record_get(st, "contoso", "r1", &r), 1);
@@ -282,14 +287,130 @@ START_TEST(migrate_from_v2)
 	put("r1", SIGNAL_SIGN_IN, "oid-1", T0, T0 + SEC);
 	store_close(st);
 	st = NULL;
-	sql_exec("DROP TABLE posture_findings; DROP TABLE posture_history; "
-	    "PRAGMA user_version = 2");
+	sql_exec(V4_UNDO "DROP TABLE posture_findings; "
+	    "DROP TABLE posture_history; PRAGMA user_version = 2");
 	ck_assert_msg(reopen(0, &err) == 0, "%s", err);
-	ck_assert_int_eq(sql_int("PRAGMA user_version"), 3);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 4);
 	ck_assert_int_eq(sql_int("SELECT count(*) FROM records"), 1);
 	ck_assert_int_eq(store_posture_update(st, "contoso", "enabled", "bg1",
 	    "pass", "ok", T0, &prev), 0);
 	ck_assert_ptr_null(prev);
+}
+END_TEST
+
+/* A version 3 file gains the drills and the alerts' drill note; its
+ * alerts are kept, without a note. */
+START_TEST(migrate_from_v3)
+{
+	struct alert *a, *b;
+	struct drill d = { "drill-1", "contoso", "oid-1", "bg1@contoso.example",
+	    "alice", 1000, NULL, T0, T0 + 600 * SEC }, *got;
+	char *err = NULL;
+
+	put("r1", SIGNAL_SIGN_IN, "oid-1", T0, T0 + SEC);
+	a = mkalert("gw-1", T0 + 5 * SEC);
+	ck_assert_int_eq(store_alert_insert(st, a), 0);
+	alert_free(a);
+	store_close(st);
+	st = NULL;
+	sql_exec(V4_UNDO "PRAGMA user_version = 3");
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM pragma_table_info("
+	    "'alerts') WHERE name = 'drill'"), 0);
+	ck_assert_msg(reopen(0, &err) == 0, "%s", err);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 4);
+	ck_assert_int_eq(store_alert_load(st, "gw-1", &b), 1);
+	ck_assert_ptr_null(b->drill);
+	alert_free(b);
+	ck_assert_int_eq(store_drill_insert(st, &d), 0);
+	ck_assert_int_eq(store_drill_at(st, "contoso", "OID-1", T0 + SEC,
+	    &got), 1);
+	ck_assert_str_eq(got->id, "drill-1");
+	drill_free(got);
+}
+END_TEST
+
+/* Drills: which one covers an event time, the sign-in that validates
+ * the account, the note kept with an alert, and pruning. */
+START_TEST(drills)
+{
+	struct drill d1 = { "drill-1", "contoso", "oid-1", "bg1@contoso.example",
+	    "alice", 1000, "quarterly test", T0, T0 + 600 * SEC };
+	struct drill d2 = { "drill-2", "contoso", "oid-1", "bg1@contoso.example",
+	    "bob", 1001, NULL, T0 + 300 * SEC, T0 + 900 * SEC };
+	struct drill *got;
+	struct record *r;
+	struct alert *a, *b;
+	int64_t at;
+
+	ck_assert_int_eq(store_drill_insert(st, &d1), 0);
+	ck_assert_int_eq(store_drill_insert(st, &d2), 0);
+	ck_assert_int_eq(store_drill_at(st, "contoso", "oid-1", T0 - 1, &got),
+	    0);
+	ck_assert_ptr_null(got);
+	ck_assert_int_eq(store_drill_at(st, "contoso", "oid-2", T0 + SEC,
+	    &got), 0);
+	ck_assert_int_eq(store_drill_at(st, "fabrikam", "oid-1", T0 + SEC,
+	    &got), 0);
+	ck_assert_int_eq(store_drill_at(st, "contoso", "oid-1", T0, &got), 1);
+	ck_assert_str_eq(got->id, "drill-1");
+	ck_assert_str_eq(got->announced_by, "alice");
+	ck_assert_str_eq(got->reason, "quarterly test");
+	ck_assert_int_eq(got->uid, 1000);
+	ck_assert_int_eq(got->until_us, T0 + 600 * SEC);
+	drill_free(got);
+	/* Overlapping windows: the later announcement. */
+	ck_assert_int_eq(store_drill_at(st, "contoso", "oid-1",
+	    T0 + 400 * SEC, &got), 1);
+	ck_assert_str_eq(got->id, "drill-2");
+	ck_assert_ptr_null(got->reason);
+	drill_free(got);
+	ck_assert_int_eq(store_drill_at(st, "contoso", "oid-1",
+	    T0 + 900 * SEC, &got), 1);
+	drill_free(got);
+	ck_assert_int_eq(store_drill_at(st, "contoso", "oid-1",
+	    T0 + 901 * SEC, &got), 0);
+
+	/* Validation: successful sign-ins inside a window only. */
+	ck_assert_int_eq(store_drill_validated(st, "contoso", "oid-1", 0, &got,
+	    &at), 0);
+	put("failed", SIGNAL_SIGN_IN, "oid-1", T0 + 10 * SEC, T0);
+	r = mkrec("outside", SIGNAL_SIGN_IN, "oid-1", T0 + 1000 * SEC, T0);
+	r->success = 1;
+	ck_assert_int_eq(store_record_insert(st, r), 1);
+	record_free(r);
+	r = mkrec("audit", SIGNAL_AUDIT, "oid-1", T0 + 20 * SEC, T0);
+	r->success = 1;
+	ck_assert_int_eq(store_record_insert(st, r), 1);
+	record_free(r);
+	ck_assert_int_eq(store_drill_validated(st, "contoso", "oid-1", 0, &got,
+	    &at), 0);
+	r = mkrec("ok", SIGNAL_NON_INTERACTIVE, "OID-1", T0 + 30 * SEC, T0);
+	r->success = 1;
+	ck_assert_int_eq(store_record_insert(st, r), 1);
+	record_free(r);
+	ck_assert_int_eq(store_drill_validated(st, "contoso", "oid-1", 0, &got,
+	    &at), 1);
+	ck_assert_str_eq(got->id, "drill-1");
+	ck_assert_int_eq(at, T0 + 30 * SEC);
+	drill_free(got);
+	ck_assert_int_eq(store_drill_validated(st, "contoso", "oid-1",
+	    T0 + 31 * SEC, &got, &at), 0);
+
+	/* The note goes with the alert. */
+	a = mkalert("gw-d", T0 + 40 * SEC);
+	a->drill = xstrdup("DRILL announced by alice at x, window until y");
+	ck_assert_int_eq(store_alert_insert(st, a), 0);
+	alert_free(a);
+	ck_assert_int_eq(store_alert_load(st, "gw-d", &b), 1);
+	ck_assert_str_eq(b->drill, "DRILL announced by alice at x, window "
+	    "until y");
+	alert_free(b);
+
+	/* Pruned once the window ended before the cut. */
+	ck_assert_int_eq(store_prune(st, T0 + 700 * SEC), 0);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM drills"), 1);
+	ck_assert_int_eq(store_prune(st, T0 + 901 * SEC), 0);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM drills"), 0);
 }
 END_TEST
 
@@ -1093,6 +1214,7 @@ store_suite(void)
 	tcase_add_test(tc, reopen_keeps_data);
 	tcase_add_test(tc, migrate_from_v1);
 	tcase_add_test(tc, migrate_from_v2);
+	tcase_add_test(tc, migrate_from_v3);
 	tcase_add_test(tc, posture_findings_and_history);
 	tcase_add_test(tc, readonly);
 	tcase_add_test(tc, future_version_refused);
@@ -1123,6 +1245,7 @@ store_suite(void)
 	tcase_add_test(tc, deliveries);
 	tcase_add_test(tc, delivery_needs_alert_at_commit);
 	tcase_add_test(tc, prune_keeps_pending);
+	tcase_add_test(tc, drills);
 	suite_add_tcase(s, tc);
 	return s;
 }
