@@ -28,20 +28,8 @@ static void
 tenant_setup(void)
 {
 	memset(accounts, 0, sizeof accounts);
-	accounts[0].object_id = BG1;
-	accounts[0].upn = "bg1@contoso.onmicrosoft.com";
-	accounts[1].object_id = BG2;
-	accounts[1].upn = "bg2@contoso.onmicrosoft.com";
-	memset(&tenant, 0, sizeof tenant);
-	tenant.name = "contoso";
-	tenant.endpoints.log_analytics = "https://api.loganalytics.example";
-	tenant.scopes.log_analytics = "https://api.loganalytics.io/.default";
-	tenant.log_analytics.enabled = 1;
-	tenant.log_analytics.workspace_id = WS;
-	tenant.log_analytics.overlap = 120;
-	tenant.log_analytics.lookback = 2 * 86400;
-	tenant.break_glass = accounts;
-	tenant.nbreak_glass = 2;
+	testdata_tenant(&tenant, accounts, BG1, BG2);
+	testdata_tenant_la(&tenant, WS);
 }
 
 static int

@@ -24,16 +24,10 @@ static void
 tenant_setup(void)
 {
 	memset(accounts, 0, sizeof accounts);
-	accounts[0].object_id = BG1;
-	accounts[0].upn = "bg1@contoso.onmicrosoft.com";
-	accounts[1].object_id = BG2;
-	accounts[1].upn = "bg2@contoso.onmicrosoft.com";
+	testdata_tenant(&tenant, accounts, BG1, BG2);
 	accounts[2].object_id = VICTIM;
 	accounts[2].upn = "victim@buildseccxpninja.onmicrosoft.com";
-	memset(&tenant, 0, sizeof tenant);
-	tenant.name = "contoso";
 	tenant.endpoints.graph = "https://graph.example";
-	tenant.break_glass = accounts;
 	tenant.nbreak_glass = 3;
 	log_init(LOG_CRIT, LOG_FORMAT_TEXT);
 }

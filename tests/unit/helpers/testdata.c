@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <string.h>
+
+#include "config.h"
 #include "testdata.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -52,4 +55,30 @@ testdata_jq(const char *s)
 		if (*p == '\'')
 			*p = '"';
 	return c;
+}
+
+void
+testdata_tenant(struct tenant_config *t, struct account *accounts,
+    const char *oid1, const char *oid2)
+{
+	memset(&accounts[0], 0, 2 * sizeof accounts[0]);
+	accounts[0].object_id = (char *)oid1;
+	accounts[0].upn = "bg1@contoso.onmicrosoft.com";
+	accounts[1].object_id = (char *)oid2;
+	accounts[1].upn = "bg2@contoso.onmicrosoft.com";
+	memset(t, 0, sizeof *t);
+	t->name = "contoso";
+	t->break_glass = accounts;
+	t->nbreak_glass = 2;
+}
+
+void
+testdata_tenant_la(struct tenant_config *t, const char *ws)
+{
+	t->endpoints.log_analytics = "https://api.loganalytics.example";
+	t->scopes.log_analytics = "https://api.loganalytics.io/.default";
+	t->log_analytics.enabled = 1;
+	t->log_analytics.workspace_id = (char *)ws;
+	t->log_analytics.overlap = 120;
+	t->log_analytics.lookback = 2 * 86400;
 }

@@ -16,4 +16,15 @@ int64_t	 testdata_us(const char *iso);
  * frees. */
 char	*testdata_jq(const char *);
 
+struct account;
+struct tenant_config;
+/* Tenant "contoso" with two break-glass accounts, bg1@ and bg2@
+ * contoso.onmicrosoft.com (object ids oid1, oid2), in accounts[0..1];
+ * everything else zero. */
+void	 testdata_tenant(struct tenant_config *, struct account *accounts,
+	    const char *oid1, const char *oid2);
+/* The tenant reads Log Analytics workspace ws (overlap 2m, look-back 2d)
+ * at a test endpoint. */
+void	 testdata_tenant_la(struct tenant_config *, const char *ws);
+
 #endif
